@@ -1,0 +1,132 @@
+"""Components registered by short name, and configs derived from their constructors.
+
+A component stores each ``__init__`` argument as ``self.<same name>``; its config is then
+derived (``to_config``), never hand-maintained, and ``build(kind, config)`` makes it again.
+Configs hold registered names, never import paths.
+
+Example:
+    >>> @register("retriever", "bm25")
+    ... class BM25Retriever(Component):
+    ...     def __init__(self, index: str, k1: float = 0.9):
+    ...         self.index, self.k1 = index, k1
+    >>> build("retriever", {"type": "bm25", "index": "idx"}).to_config()
+    {'type': 'bm25', 'index': 'idx', 'k1': 0.9}
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Callable, TypeVar
+
+__all__ = ["Component", "register", "build", "get", "available", "KINDS"]
+
+T = TypeVar("T")
+
+# kind -> the modules whose import registers that kind's built-in components (imported lazily,
+# so `ragkit --help` never pays for torch).
+KINDS: dict[str, tuple[str, ...]] = {
+    "connector": ("ragkit.connectors.pdf", "ragkit.connectors.code", "ragkit.connectors.text"),
+    "retriever": ("ragkit.retrievers",),
+    "rewriter": (
+        "ragkit.rewriters.genqr",
+        "ragkit.rewriters.prf",
+        "ragkit.rewriters.hyde",
+        "ragkit.rewriters.multi_query",
+    ),
+    "reranker": ("ragkit.rerankers.cross_encoder", "ragkit.rerankers.llm", "ragkit.rerankers.reorder"),
+    "llm": ("ragkit.llm",),
+    "generator": ("ragkit.generator",),
+}
+
+_REGISTRY: dict[str, dict[str, type]] = {}
+
+
+class Component:
+    """Base for configurable components: the constructor is the config."""
+
+    registered_kind: str = ""
+    registered_name: str = ""
+
+    def to_config(self) -> dict[str, Any]:
+        """The JSON-able config that rebuilds this component with ``build``."""
+        config: dict[str, Any] = {"type": self.registered_name}
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if not hasattr(self, name):
+                raise AttributeError(
+                    f"{type(self).__name__}.__init__ takes {name!r} but does not store it as "
+                    f"self.{name}; store every constructor argument so its config can be derived"
+                )
+            config[name] = getattr(self, name)
+        return config
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_config().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+def register(kind: str, name: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make ``cls`` buildable as ``{"type": name, ...}`` for ``kind``."""
+
+    def deco(cls: type[T]) -> type[T]:
+        table = _REGISTRY.setdefault(kind, {})
+        if name in table and table[name] is not cls:
+            raise ValueError(f"{kind} {name!r} is registered twice ({table[name]} and {cls})")
+        table[name] = cls
+        cls.registered_kind = kind  # type: ignore[attr-defined]
+        cls.registered_name = name  # type: ignore[attr-defined]
+        return cls
+
+    return deco
+
+
+def _load_builtins(kind: str) -> None:
+    for module in KINDS.get(kind, ()):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # Only a missing *ragkit* module (a component kind not built yet) is tolerated;
+            # a missing third-party dependency is a real error and propagates.
+            if exc.name != module and not (exc.name and module.startswith(exc.name + ".")):
+                raise
+
+
+def get(kind: str, name: str) -> type:
+    """The class registered as ``name`` for ``kind``; a clear error lists the choices."""
+    _load_builtins(kind)
+    try:
+        return _REGISTRY[kind][name]
+    except KeyError:
+        choices = ", ".join(sorted(_REGISTRY.get(kind, {}))) or "none"
+        raise KeyError(f"no {kind} named {name!r}; available: {choices}") from None
+
+
+def available(kind: str) -> list[str]:
+    """Registered names for ``kind``, sorted."""
+    _load_builtins(kind)
+    return sorted(_REGISTRY.get(kind, {}))
+
+
+def build(kind: str, config: str | dict[str, Any]) -> Any:
+    """Make a component from ``"name"`` or ``{"type": name, **init_args}``.
+
+    Raises:
+        KeyError: no such name for that kind.
+        TypeError: an argument the component's constructor does not take (typos are errors).
+    """
+    if isinstance(config, str):
+        config = {"type": config}
+    config = dict(config)
+    try:
+        name = config.pop("type")
+    except KeyError:
+        raise ValueError(f"a {kind} config needs a 'type' key, got {sorted(config)}") from None
+    cls = get(kind, name)
+    params = inspect.signature(cls.__init__).parameters
+    unknown = [k for k in config if k not in params]
+    if unknown:
+        accepted = [p for p in params if p != "self"]
+        raise TypeError(f"{kind} {name!r} takes no argument(s) {unknown}; it takes {accepted}")
+    return cls(**config)
