@@ -1,0 +1,1 @@
+"""Connectors: turn files (PDF, source code, text) into Chunks with provenance."""
