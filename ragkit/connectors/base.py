@@ -1,0 +1,48 @@
+"""The connector protocol: ``parse(path, source) -> Iterator[Chunk]``, with per-file errors and warnings.
+
+A connector raises ``ParseError`` when a whole file cannot be read (encrypted, corrupt, empty):
+the ingest walker records it and goes on with the next file. Problems that lose part of a file
+(a scanned page with no text layer, a syntax error that forces a line-window fallback) are
+reported with ``warnings.warn(..., ConnectorWarning)``; the walker records those per file too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+from ragkit.registry import Component
+from ragkit.types import Chunk
+
+__all__ = ["Connector", "ParseError", "ConnectorWarning"]
+
+
+class ParseError(Exception):
+    """A file that cannot be parsed at all; the message says why and what to do."""
+
+
+class ConnectorWarning(UserWarning):
+    """Part of a file was skipped or degraded (scanned page, fallback chunking …)."""
+
+
+class Connector(Component):
+    """Base class: subclasses set ``extensions`` and implement ``parse``.
+
+    Subclasses take a ``chunker`` config (``Chunker`` arguments as a dict) in ``__init__``
+    so the token budget is part of the connector's config.
+    """
+
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
+        """Yield the chunks of one file.
+
+        Args:
+            path: the file on disk.
+            source: the name recorded in ``Chunk.source`` (path relative to the ingest root);
+                defaults to ``path`` as given.
+
+        Raises:
+            ParseError: the file cannot be parsed at all.
+        """
+        raise NotImplementedError
