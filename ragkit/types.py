@@ -34,6 +34,8 @@ def chunk_id(source: str, span: str, text: str) -> str:
 class _DictMixin:
     """``to_dict`` / ``from_dict`` for the dataclasses below (unknown keys are an error)."""
 
+    __slots__ = ()
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
 
