@@ -1,0 +1,101 @@
+"""`ragkit ingest` and `ragkit inspect`: build a chunk store from files, and summarise one."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def ingest_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Index directory (created or updated).")],
+    max_tokens: Annotated[int, typer.Option(help="Token budget per chunk (embedder tokenizer).")] = 256,
+    overlap_tokens: Annotated[int, typer.Option(help="Tokens shared by consecutive chunks.")] = 32,
+    tokenizer: Annotated[str, typer.Option(help="Model whose tokenizer measures chunk length.")] = "minilm",
+    max_mb: Annotated[float, typer.Option(help="Skip files larger than this many MiB.")] = 20.0,
+) -> None:
+    """Parse PDFs, source code and text under PATHS into the chunk store of an index directory."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ragkit.ingest import ingest
+
+    with Progress(
+        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def on_file(source: str, total: int) -> None:
+            progress.update(task, total=total, advance=1, description=source[-60:])
+
+        report = ingest(
+            paths, out, max_tokens=max_tokens, overlap_tokens=overlap_tokens, tokenizer=tokenizer,
+            max_bytes=int(max_mb * 1024 * 1024), on_file=on_file,
+        )
+    console.print(
+        f"[green]ingested[/] {len(report.parsed)} file(s), {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed; chunks +{report.chunks_added} -{report.chunks_removed} "
+        f"= {report.chunks_total} in {out}"
+    )
+    for source, messages in report.warnings.items():
+        for msg in messages:
+            console.print(f"[yellow]warning[/] {source}: {msg}")
+    if report.skipped:
+        console.print(f"[dim]skipped {len(report.skipped)} file(s) (binary, too large or unreadable)[/]")
+    if report.failed:
+        table = Table("file", "why it failed", title=f"{len(report.failed)} file(s) failed", title_style="red")
+        for source, reason in report.failed.items():
+            table.add_row(source, reason)
+        console.print(table)
+
+
+def inspect_cmd(
+    directory: Annotated[Path, typer.Argument(help="Index directory written by `ragkit ingest`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise an index directory: files, chunks by kind and language, failures, indexes."""
+    from ragkit.indexes.manifest import read_manifest
+    from ragkit.indexes.store import ChunkStore
+
+    manifest = read_manifest(directory)
+    store = ChunkStore.load(directory)
+    kinds = collections.Counter(c.kind for c in store)
+    languages = collections.Counter(c.language or "-" for c in store)
+    exts = collections.Counter(Path(s).suffix or "(none)" for s in store.sources)
+    summary = {
+        "directory": str(directory),
+        "ragkit_version": manifest.get("ragkit_version"),
+        "files": len(store.sources),
+        "chunks": len(store),
+        "kinds": dict(kinds.most_common()),
+        "languages": dict(languages.most_common()),
+        "extensions": dict(exts.most_common()),
+        "failures": store.failures,
+        "chunker": manifest.get("chunker"),
+        "indexes": {k: manifest[k] for k in ("bm25", "dense") if k in manifest},
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(f"[bold]{directory}[/]: {summary['files']} files, {summary['chunks']} chunks "
+                  f"(ragkit {summary['ragkit_version']}, chunker {summary['chunker']})")
+    for title, counts in (("kind", kinds), ("language", languages), ("extension", exts)):
+        table = Table(title, "count")
+        for key, n in counts.most_common():
+            table.add_row(str(key), str(n))
+        console.print(table)
+    for name, info in summary["indexes"].items():
+        console.print(f"[bold]{name}[/] index: {info}")
+    if store.failures:
+        table = Table("file", "why it failed", title="failures", title_style="red")
+        for source, reason in store.failures.items():
+            table.add_row(source, reason)
+        console.print(table)
