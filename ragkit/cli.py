@@ -1,10 +1,14 @@
 """`ragkit` command line: a thin layer, one API call per command.
 
 Heavy libraries are imported inside the command modules' functions, so `ragkit --help`
-answers quickly.
+answers quickly. Errors caused by the user's input (a missing path, a wrong index, a model
+that is not installed) print one clear line and exit with status 2, without a traceback.
 """
 
 from __future__ import annotations
+
+import functools
+from typing import Callable
 
 import typer
 
@@ -16,8 +20,32 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.command("ingest")(ingest_cmd)
-app.command("inspect")(inspect_cmd)
+
+# Exceptions that mean "the input is wrong": shown as a message, not a stack trace.
+USER_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, NotADirectoryError, ValueError, KeyError)
+
+
+def friendly(command: Callable) -> Callable:
+    """Wrap a command so user errors print ``error: <message>`` and exit with status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            typer.secho(f"error: {message}", fg="red", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _register(name: str, command: Callable) -> None:
+    app.command(name)(friendly(command))
+
+
+_register("ingest", ingest_cmd)
+_register("inspect", inspect_cmd)
 
 
 def main() -> None:
