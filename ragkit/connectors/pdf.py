@@ -238,7 +238,9 @@ class PdfConnector(Connector):
         if doc.page_count == 0:
             raise ParseError(f"{source} is empty: the PDF has no pages")
         # no image data; ligatures (ﬁ, ﬃ) expanded so words match what users type
-        flags = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES & ~pymupdf.TEXT_PRESERVE_LIGATURES
+        flags = pymupdf.TEXTFLAGS_DICT & ~(
+            pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_PRESERVE_LIGATURES
+        )
         pages: list[list[list[_Line]] | None] = []
         chars: Counter[float] = Counter()
         for page in doc:
@@ -298,7 +300,8 @@ class PdfConnector(Connector):
         """
         number = page.number + 1
         tables: list[_Table] = []
-        if self.tables:
+        # line-based detection needs ruling lines: skip pages without vector graphics (cheap check)
+        if self.tables and page.get_cdrawings():
             try:
                 found = page.find_tables(use_layout=False).tables
                 if found:
@@ -384,11 +387,13 @@ class PdfConnector(Connector):
             else:  # one row longer than the budget
                 pieces = [text[s:e].strip() for s, e in self.chunker.split(text)]
             for piece in pieces:
-                yield Chunk(piece, source, "table", page=number, heading=heading, metadata=dict(meta))
+                yield Chunk(
+                    piece, source, "table", page=number, heading=heading, metadata=dict(meta)
+                )
 
 
 def _warn(message: str) -> None:
-    warnings.warn(message, ConnectorWarning, stacklevel=4)
+    warnings.warn(message, ConnectorWarning, stacklevel=2)
 
 
 def _mupdf_messages(pymupdf) -> list[str]:

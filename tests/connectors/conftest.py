@@ -20,7 +20,12 @@ H2_SIZE = 15
 TITLE = "A Test Report"
 
 # (page index, style, text): h1/h2 are bold at larger sizes, h3 is bold at the body size.
-STYLES = {"h1": (H1_SIZE, True), "h2": (H2_SIZE, True), "h3": (BODY_SIZE, True), "body": (BODY_SIZE, False)}
+STYLES = {
+    "h1": (H1_SIZE, True),
+    "h2": (H2_SIZE, True),
+    "h3": (BODY_SIZE, True),
+    "body": (BODY_SIZE, False),
+}
 REPORT = [
     (0, "h1", "1 Introduction"),
     (0, "body", "Retrieval systems find passages that answer a question."),

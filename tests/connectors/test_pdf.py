@@ -1,4 +1,4 @@
-"""PdfConnector on real PDFs built with PyMuPDF (see conftest.py): pages, headings, tables, errors."""
+"""PdfConnector on real PDFs built with PyMuPDF (conftest.py): pages, headings, tables, errors."""
 
 from __future__ import annotations
 
@@ -130,7 +130,8 @@ def test_tables_off_keeps_cells_as_prose(table_pdf, pdf_spec):
 
 
 def test_long_table_is_split_with_its_header(tmp_path, pdf_spec):
-    rows = [["Item", "Description"]] + [[f"item{i}", f"a plain thing number {i}"] for i in range(20)]
+    rows = [["Item", "Description"]]
+    rows += [[f"item{i}", f"a plain thing number {i}"] for i in range(20)]
     doc = pymupdf.open()
     pdf_spec.write_table(doc.new_page(), 72, rows)
     path = tmp_path / "long-table.pdf"
@@ -148,7 +149,8 @@ def test_long_table_is_split_with_its_header(tmp_path, pdf_spec):
 
 
 def test_scanned_page_warns_and_keeps_the_rest(scanned_pdf):
-    with pytest.warns(ConnectorWarning, match=r"page 2 has no text layer \(scanned image\?\); run OCR"):
+    expected = r"page 2 has no text layer \(scanned image\?\); run OCR"
+    with pytest.warns(ConnectorWarning, match=expected):
         chunks = list(PdfConnector().parse(scanned_pdf))
     assert [(c.page, c.text) for c in chunks] == [(1, "This page has a text layer.")]
 
