@@ -1,0 +1,187 @@
+"""Line-window chunking: the fallback for any text file, and the shared reader for code files.
+
+Every code chunk is a run of whole lines, so ``Chunk.text == "\\n".join(lines[a - 1:b])`` for
+its ``start_line`` a and ``end_line`` b, where ``lines = read_source(path).split("\\n")``
+(newlines normalised to ``\\n``, as Python's universal-newline reading does).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+from ragkit.connectors.base import Connector, ConnectorWarning, ParseError
+from ragkit.connectors.chunking import Chunker
+from ragkit.connectors.languages import language_of
+from ragkit.registry import register
+from ragkit.types import Chunk
+
+__all__ = ["LineWindowConnector", "read_source", "source_lines", "window_chunks", "source_name"]
+
+_SNIFF = 8192
+# lines that carry no content of their own: blank, comment-only, brackets, access labels
+_TRIVIAL = re.compile(r"^\s*(?:(?:public|private|protected|internal)\s*:)?[\s{}()\[\];,]*$")
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/")
+
+
+def source_name(path: str | Path, source: str | None) -> str:
+    """``Chunk.source`` for a file: ``source`` when given, else the path with forward slashes."""
+    return source if source is not None else Path(path).as_posix()
+
+
+def decode_source(data: bytes, path: str | Path, encoding: str = "utf-8-sig") -> str:
+    """Decode file bytes to text with ``\\n`` newlines.
+
+    Raises:
+        ParseError: the bytes look binary (NUL bytes in the first 8 KiB).
+    """
+    if b"\x00" in data[:_SNIFF]:
+        raise ParseError(f"{path} looks binary (it has NUL bytes); exclude it from ingest")
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        warnings.warn(
+            f"{path} is not valid {encoding}; undecodable bytes were replaced (re-save it as UTF-8)",
+            ConnectorWarning,
+            stacklevel=3,
+        )
+        text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a UTF-8 source file with ``\\n`` newlines (a BOM is dropped).
+
+    Raises:
+        ParseError: the file cannot be read or looks binary.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ParseError(f"cannot read {path}: {exc}") from exc
+    return decode_source(data, path)
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of ``text`` (split on ``\\n``; a final newline does not add an empty line)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def is_trivial(line: str, line_comment: str = "//") -> bool:
+    """True for a line with no content of its own (blank, comment, lone bracket, ``public:``).
+
+    Args:
+        line: one source line.
+        line_comment: the language's line-comment marker (``"#"`` for Python).
+    """
+    line = _BLOCK_COMMENT.sub("", line)
+    cut = line.find(line_comment)
+    if cut >= 0:
+        line = line[:cut]
+    return bool(_TRIVIAL.match(line))
+
+
+def trim(lines: list[str], first: int, last: int) -> tuple[int, int] | None:
+    """Shrink the 1-based range [first, last] past blank edge lines; ``None`` if all blank."""
+    while first <= last and not lines[first - 1].strip():
+        first += 1
+    while last >= first and not lines[last - 1].strip():
+        last -= 1
+    return (first, last) if first <= last else None
+
+
+def window_chunks(
+    lines: list[str],
+    first: int,
+    last: int,
+    *,
+    chunker: Chunker,
+    source: str,
+    kind: str,
+    language: str | None,
+    symbol: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    split: bool = True,
+) -> list[Chunk]:
+    """Chunks over the 1-based line range [first, last], cut into windows within the budget.
+
+    Blank lines at the edges of each window are left out. When the range needs more than one
+    window (``split`` and over ``chunker.max_tokens``), each window's metadata gets
+    ``"part": i`` (0-based) on top of ``metadata``.
+
+    Returns:
+        The chunks in line order; every chunk's text is exactly its line slice of ``lines``.
+    """
+    span = trim(lines, first, last)
+    if span is None:
+        return []
+    first, last = span
+    body = lines[first - 1 : last]
+    if split and chunker.count("\n".join(body)) > chunker.max_tokens:
+        ranges = [(first + a, first + b) for a, b in chunker.split_lines(body)]
+    else:
+        ranges = [(first, last)]
+    ranges = [r for r in (trim(lines, a, b) for a, b in ranges) if r is not None]
+    chunks = []
+    for i, (a, b) in enumerate(ranges):
+        meta = dict(metadata or {})
+        if len(ranges) > 1:
+            meta["part"] = i
+        chunks.append(
+            Chunk(
+                text="\n".join(lines[a - 1 : b]),
+                source=source,
+                kind=kind,
+                language=language,
+                start_line=a,
+                end_line=b,
+                symbol=symbol,
+                metadata=meta,
+            )
+        )
+    return chunks
+
+
+@register("connector", "lines")
+class LineWindowConnector(Connector):
+    """Any text file as consecutive line windows within a token budget (``kind="window"``).
+
+    The fallback connector: used for files no other connector handles, and by the code
+    connectors when a file does not parse. ``Chunk.language`` comes from the extension table
+    in ``ragkit.connectors.languages`` (``None`` when unknown). Empty files yield no chunks.
+
+    Args:
+        max_tokens: token budget per window.
+        overlap_tokens: about this many tokens of whole lines are repeated between windows.
+        tokenizer: what measures tokens (``"minilm"`` or ``"whitespace"``), see ``Chunker``.
+    """
+
+    extensions = ()
+
+    def __init__(self, max_tokens: int = 256, overlap_tokens: int = 32, tokenizer: str = "minilm"):
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+        self.tokenizer = tokenizer
+        self._chunker = Chunker(max_tokens, overlap_tokens, tokenizer)
+
+    def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
+        """Yield the line windows of one text file.
+
+        Raises:
+            ParseError: the file cannot be read or looks binary.
+        """
+        lines = source_lines(read_source(path))
+        yield from window_chunks(
+            lines,
+            1,
+            len(lines),
+            chunker=self._chunker,
+            source=source_name(path, source),
+            kind="window",
+            language=language_of(path),
+        )
