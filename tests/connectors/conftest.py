@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pymupdf
 import pytest
-
-pymupdf = pytest.importorskip("pymupdf")
 
 BODY_SIZE = 11
 H1_SIZE = 20

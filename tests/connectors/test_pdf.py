@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import warnings
 
+import pymupdf
 import pytest
 
 from ragkit.connectors.base import ConnectorWarning, ParseError
 from ragkit.connectors.chunking import Chunker
 from ragkit.connectors.pdf import PdfConnector
 
-pymupdf = pytest.importorskip("pymupdf")
 
 LEVEL = {"h1": 0, "h2": 1, "h3": 2}
 
@@ -206,3 +206,20 @@ def test_config_round_trip():
     }
     assert PdfConnector(**{k: v for k, v in config.items() if k != "type"}).to_config() == config
     assert (PdfConnector.registered_kind, PdfConnector.extensions) == ("connector", (".pdf",))
+
+
+def test_heading_wrapped_over_two_lines_is_one_heading(tmp_path, pdf_spec):
+    title = "A rather long chapter heading that wraps onto a second line"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    left = page.insert_textbox(pymupdf.Rect(72, 60, 400, 160), title, fontsize=20, fontname="hebo")
+    assert left >= 0
+    body = "Body text under the long heading. " * 3
+    page.insert_textbox(pymupdf.Rect(72, 200, 520, 300), body, fontsize=pdf_spec.BODY_SIZE)
+    path = tmp_path / "wrapped.pdf"
+    doc.save(path)
+    with pymupdf.open(path) as check:  # the fixture really wraps the heading
+        assert len(check[0].get_text("dict")["blocks"][0]["lines"]) == 2
+    (chunk,) = parse(path)
+    assert chunk.heading == [title]
+    assert chunk.text.startswith(title + "\n\nBody text under the long heading.")
