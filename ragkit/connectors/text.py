@@ -1,11 +1,13 @@
 """Plain-text and Markdown connector: token-budget chunks with exact 1-based line ranges.
 
 Markdown (``.md``, ``.markdown``) is split into sections at ATX headings (``#`` … ``######``);
-``#`` lines inside fenced code blocks (```` ``` ```` / ``~~~``) and in a leading YAML front-matter
-block are not headings. Each section, heading line included, is cut with ``Chunker.split``
-and carries its section path in ``Chunk.heading``. Plain text (``.txt``, ``.rst``) is one
-section, cut at paragraphs. Chunk text is the file's own text (line endings normalised to
-``\\n``), so ``start_line``..``end_line`` always point at the lines that hold it.
+``#`` lines inside fenced code blocks (```` ``` ```` / ``~~~``) and in a leading YAML
+front-matter block are not headings, and Setext (underlined) headings are not recognised.
+Each section, heading line included, is cut with ``Chunker.split`` and carries its section
+path in ``Chunk.heading``; a heading followed directly by a deeper one shares its chunk.
+Plain text (``.txt``, ``.rst``) is one section, cut at paragraphs. Chunk text is the file's
+own text (line endings normalised to ``\\n``), so ``start_line``..``end_line`` always point
+at the lines that hold it.
 """
 
 from __future__ import annotations
