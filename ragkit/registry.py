@@ -26,7 +26,13 @@ T = TypeVar("T")
 # kind -> the modules whose import registers that kind's built-in components (imported lazily,
 # so `ragkit --help` never pays for torch).
 KINDS: dict[str, tuple[str, ...]] = {
-    "connector": ("ragkit.connectors.pdf", "ragkit.connectors.code", "ragkit.connectors.text"),
+    "connector": (
+        "ragkit.connectors.pdf",
+        "ragkit.connectors.code",
+        "ragkit.connectors.treesitter",
+        "ragkit.connectors.lines",
+        "ragkit.connectors.text",
+    ),
     "retriever": ("ragkit.retrievers",),
     "rewriter": (
         "ragkit.rewriters.genqr",
