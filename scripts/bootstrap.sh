@@ -13,6 +13,8 @@ if [[ -f "$stamp" && "$stamp" -nt pyproject.toml && "${1:-}" != "--gpu" ]]; then
   exit 0
 fi
 
+# nltk (used by llama-index) refuses hard-linked data files, and uv hard-links from its cache by default.
+export UV_LINK_MODE=copy
 command -v uv >/dev/null 2>&1 || "$PY" -m pip install --quiet uv
 [[ -x "$VENV/bin/python" ]] || uv venv --quiet --python "$PY" "$VENV"
 
