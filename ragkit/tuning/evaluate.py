@@ -1,0 +1,159 @@
+"""Before/after evaluation for tuners: dense retrieval and reranking runs scored with trec_eval measures.
+
+A ``RetrievalTask`` is queries + corpus + qrels (+ optional first-stage candidates for
+reranking). Runs are ``{query_id: {doc_id: score}}`` and are scored by
+``ragkit.eval.retrieval`` when available (trec_eval-exact via pytrec_eval), else by
+pytrec_eval directly with the same measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ragkit.tuning.data import QAPair
+
+__all__ = ["RetrievalTask", "task_from_pairs", "retrieval_metrics", "dense_run", "rerank_run", "bm25_run", "token_f1"]
+
+Run = dict[str, dict[str, float]]
+MEASURES = {"ndcg@10": "ndcg_cut_10", "recall@10": "recall_10", "recall@100": "recall_100", "mrr": "recip_rank", "map": "map"}
+
+
+@dataclass
+class RetrievalTask:
+    """Queries, corpus and relevance judgements for measuring a retriever or reranker.
+
+    Attributes:
+        queries: ``{query_id: text}``.
+        corpus: ``{doc_id: text}``.
+        qrels: ``{query_id: {doc_id: relevance}}`` (relevance > 0 is relevant).
+        candidates: optional first-stage ranking ``{query_id: [doc_id, ...]}`` that a reranker
+            reorders; ``None`` makes ``rerank_run`` retrieve BM25 candidates itself.
+    """
+
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    candidates: dict[str, list[str]] | None = None
+
+
+def task_from_pairs(pairs: list[QAPair], corpus: Any) -> RetrievalTask:
+    """A task from QA pairs with a ``chunk_id``: each question's relevant doc is its chunk.
+
+    Args:
+        pairs: dev/test pairs (pairs without ``chunk_id`` are skipped).
+        corpus: a ``ChunkStore`` / list of ``Chunk`` or ``{doc_id: text}``.
+
+    Raises:
+        ValueError: no pair has a ``chunk_id`` found in the corpus.
+    """
+    from ragkit.tuning.negatives import as_corpus
+
+    docs = {d.id: d.text for d in as_corpus(corpus)}
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for i, p in enumerate(pairs):
+        if p.chunk_id and p.chunk_id in docs:
+            qid = f"q{i}"
+            queries[qid] = p.question
+            qrels[qid] = {p.chunk_id: 1}
+    if not queries:
+        raise ValueError("no evaluation pair has a chunk_id found in the corpus; pass pairs made from this index")
+    return RetrievalTask(queries=queries, corpus=docs, qrels=qrels)
+
+
+def retrieval_metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Mean nDCG@10, recall@10, recall@100, MRR and MAP of ``run`` over the judged queries (trec_eval)."""
+    import pytrec_eval
+
+    judged = {q: {d: int(r) for d, r in rel.items()} for q, rel in qrels.items() if q in run}
+    if not judged:
+        raise ValueError("the run has no query that the qrels judge; check the query ids")
+    evaluator = pytrec_eval.RelevanceEvaluator(judged, set(MEASURES.values()))
+    per_query = evaluator.evaluate({q: {d: float(s) for d, s in run[q].items()} for q in judged})
+    # trec_eval averages over judged queries; a judged query absent from the run scores 0.
+    n = len(qrels)
+    return {name: round(sum(m[measure] for m in per_query.values()) / n, 6) for name, measure in MEASURES.items()}
+
+
+def _top(scores: Any, ids: list[str], k: int) -> dict[str, float]:
+    import numpy as np
+
+    k = min(k, len(ids))
+    top = np.argpartition(-scores, k - 1)[:k]
+    return {ids[i]: float(scores[i]) for i in top}
+
+
+def dense_run(
+    encode: Callable[[list[str]], Any], task: RetrievalTask, k: int = 100, corpus_embeddings: Any = None
+) -> Run:
+    """Rank the corpus for each query by inner product of ``encode`` vectors (normalised = cosine).
+
+    Args:
+        encode: ``texts -> (n, d) array`` (e.g. ``lambda t: model.encode(t, normalize_embeddings=True)``).
+        task: the task.
+        k: docs kept per query.
+        corpus_embeddings: precomputed corpus vectors, in ``task.corpus`` order (saves re-encoding).
+    """
+    import numpy as np
+
+    ids = list(task.corpus)
+    d = np.asarray(corpus_embeddings if corpus_embeddings is not None else encode([task.corpus[i] for i in ids]))
+    qids = list(task.queries)
+    q = np.asarray(encode([task.queries[i] for i in qids]))
+    scores = q @ d.T
+    return {qid: _top(row, ids, k) for qid, row in zip(qids, scores)}
+
+
+def bm25_run(task: RetrievalTask, k: int = 100) -> Run:
+    """BM25 (bm25s, Lucene, k1=0.9, b=0.4, stemmed) ranking of the corpus for each query."""
+    from ragkit.tuning.negatives import CorpusDoc, bm25_candidates
+
+    ids = list(task.corpus)
+    docs = [CorpusDoc(i, task.corpus[i], i) for i in ids]
+    qids = list(task.queries)
+    cands = bm25_candidates([task.queries[q] for q in qids], docs, k)
+    return {qid: {ids[i]: float(k - r) for r, i in enumerate(row)} for qid, row in zip(qids, cands)}
+
+
+def rerank_run(
+    score: Callable[[list[tuple[str, str]]], Any], task: RetrievalTask, depth: int = 100
+) -> Run:
+    """Rescore each query's top ``depth`` candidates with ``score(pairs) -> scores`` (a cross-encoder).
+
+    Candidates come from ``task.candidates`` (else BM25 over the corpus); docs below ``depth``
+    are dropped from the run, as in BEIR's reranking evaluation.
+    """
+    candidates = task.candidates
+    if candidates is None:
+        candidates = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run(task, depth).items()}
+    qids = [q for q in task.queries if candidates.get(q)]
+    pairs = [(task.queries[q], task.corpus[d]) for q in qids for d in candidates[q][:depth]]
+    scores = [float(s) for s in score(pairs)] if pairs else []
+    run: Run = {}
+    i = 0
+    for q in qids:
+        docs = candidates[q][:depth]
+        run[q] = {d: scores[i + j] for j, d in enumerate(docs)}
+        i += len(docs)
+    return run
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD token F1 between a prediction and a reference (lower-cased, punctuation and articles removed)."""
+    import collections
+    import re
+    import string
+
+    def norm(text: str) -> list[str]:
+        text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+        return re.sub(r"\b(a|an|the)\b", " ", text).split()
+
+    p, r = norm(prediction), norm(reference)
+    if not p or not r:
+        return float(p == r)
+    common = sum((collections.Counter(p) & collections.Counter(r)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(p), common / len(r)
+    return 2 * precision * recall / (precision + recall)

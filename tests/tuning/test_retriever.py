@@ -1,0 +1,106 @@
+"""Retriever tuning on a tiny BERT: trains, saves a loadable SentenceTransformer, records the run,
+and an exception mid-training leaves the previous model dir intact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ragkit.tuning.data import QAPair
+from ragkit.tuning.evaluate import RetrievalTask
+from ragkit.tuning.retriever import RetrieverTuner
+from ragkit.tuning.run import TUNING_FILE, read_tuning_record
+
+DOCS = {
+    "d1": "the cat sat on the mat",
+    "d2": "red apple fruit",
+    "d3": "the car drive fast on the road",
+    "d4": "battery charge volt",
+    "d5": "warranty two years",
+    "d6": "water pump valve pressure",
+}
+QUESTIONS = {
+    "d1": ["what sat on the mat", "where is the cat"],
+    "d2": ["which fruit is red", "what is a red apple"],
+    "d3": ["what does a car drive on", "how fast car"],
+    "d4": ["what does the battery charge", "battery volt"],
+    "d5": ["how many years warranty", "what is the warranty"],
+    "d6": ["what is the pump pressure", "water valve"],
+}
+
+
+def _pairs() -> list[QAPair]:
+    return [QAPair(question=q, chunk_id=d, source=d, contexts=[DOCS[d]]) for d, qs in QUESTIONS.items() for q in qs]
+
+
+def _task() -> RetrievalTask:
+    queries = {f"{d}-{i}": q for d, qs in QUESTIONS.items() for i, q in enumerate(qs)}
+    return RetrievalTask(queries=queries, corpus=DOCS, qrels={qid: {qid.split("-")[0]: 1} for qid in queries})
+
+
+def _tuner(base, **kw) -> RetrieverTuner:
+    args = dict(base=str(base), epochs=8, batch_size=4, learning_rate=5e-3, max_seq_length=32, progress=False, eval_k=6)
+    args.update(kw)
+    return RetrieverTuner(**args)
+
+
+def test_full_training_improves_saves_and_records(tiny_st_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path / "tuned"
+    result = _tuner(tiny_st_dir).fit(_pairs(), out, evaluation=_task())
+    before, after = result.metrics_before["ndcg@10"], result.metrics_after["ndcg@10"]
+    assert after > before, (before, after)
+    record = read_tuning_record(out)
+    assert record["kind"] == "retriever"
+    assert record["hyper_parameters"]["learning_rate"] == 5e-3
+    assert record["n_train"] == 12 and len(record["data_hash"]) == 64
+    assert record["metrics_after"] == result.metrics_after and record["wall_time_s"] > 0
+    # A normal SentenceTransformer dir whose embeddings differ from the base model's.
+    tuned, base = SentenceTransformer(str(out), device="cpu"), SentenceTransformer(str(tiny_st_dir), device="cpu")
+    assert not np.allclose(tuned.encode(["red apple"]), base.encode(["red apple"]))
+    assert not any(p.name.startswith(".") for p in out.parent.iterdir() if p.name != "tuned"), "temp dir left behind"
+
+
+def test_lora_with_hard_negatives_and_cached_loss_merges_to_plain_model(tiny_st_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    pairs = _pairs()
+    for p in pairs:
+        p.negatives = [t for d, t in DOCS.items() if d != p.chunk_id][:1]
+    out = tmp_path / "lora"
+    _tuner(tiny_st_dir, lora=True, lora_rank=4, lora_alpha=8, hard_negatives=1, loss="cached-mnrl",
+           mini_batch_size=2, epochs=2).fit(pairs, out)
+    assert not (out / "adapter_config.json").exists()
+    tuned = SentenceTransformer(str(out), device="cpu")
+    assert not any("lora" in name for name, _ in tuned.named_parameters())
+    base = SentenceTransformer(str(tiny_st_dir), device="cpu")
+    assert not np.allclose(tuned.encode(["red apple"]), base.encode(["red apple"]))
+    assert json.loads((out / TUNING_FILE).read_text())["hyper_parameters"]["lora"] is True
+
+
+def test_failure_mid_training_keeps_previous_model(tiny_st_dir, tmp_path, monkeypatch):
+    from sentence_transformers import SentenceTransformerTrainer
+
+    out = tmp_path / "model"
+    _tuner(tiny_st_dir, epochs=1).fit(_pairs(), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def boom(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SentenceTransformerTrainer, "train", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _tuner(tiny_st_dir, epochs=3, learning_rate=1e-2).fit(_pairs(), out)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_rejects_unusable_data(tiny_st_dir, tmp_path):
+    with pytest.raises(ValueError, match="usable training pair"):
+        _tuner(tiny_st_dir).fit([QAPair(question="no passage")], tmp_path / "x")
+    with pytest.raises(ValueError, match="unknown loss"):
+        RetrieverTuner(loss="triplet")
+    assert not (tmp_path / "x").exists()
