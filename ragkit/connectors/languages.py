@@ -1,6 +1,7 @@
 """Which language a file is in, which grammar parses it, and which connector ingests it.
 
-Languages are recognised by file extension (a few well-known file names too). The tree-sitter
+Languages are recognised by file extension (a few well-known file names too);
+``ragkit.connectors.dispatch.connector_for`` builds the connector that ``connector_name`` picks. The tree-sitter
 grammars come from the per-language PyPI wheels (``tree-sitter-javascript`` …), which bundle
 their compiled grammar: nothing is downloaded at run time (``tree-sitter-language-pack`` >= 1.0
 downloads grammars on first use, so ragkit never uses it).
@@ -15,7 +16,6 @@ from __future__ import annotations
 import functools
 import importlib
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     "EXTENSIONS",
@@ -25,7 +25,6 @@ __all__ = [
     "grammar_of",
     "load_grammar",
     "connector_name",
-    "connector_for",
 ]
 
 # extension (lower case) -> language name recorded in Chunk.language
@@ -136,23 +135,3 @@ def connector_name(path: str | Path) -> str:
     if language in TREE_SITTER_LANGUAGES:
         return "tree-sitter"
     return "lines"
-
-
-def connector_for(path: str | Path, config: dict[str, dict[str, Any]] | None = None):
-    """A connector instance for ``path`` (see ``connector_name`` for the choice).
-
-    Args:
-        path: the file to be parsed.
-        config: optional constructor arguments per connector name, e.g.
-            ``{"python": {"max_tokens": 128}, "pdf": {...}}``.
-
-    Returns:
-        A ``Connector`` (built through the registry, so the pdf / text connectors load lazily).
-
-    Raises:
-        KeyError: the chosen connector is not registered (its module is missing).
-    """
-    from ragkit.registry import build
-
-    name = connector_name(path)
-    return build("connector", {"type": name, **(config or {}).get(name, {})})
