@@ -61,6 +61,20 @@ def _segment(line: str, col: int) -> str:
     return line.encode("utf-8")[:col].decode("utf-8", errors="ignore")
 
 
+def _node_source(node: ast.expr, lines: list[str]) -> str:
+    """The source text of ``node`` (like ``ast.get_source_segment``, without re-splitting)."""
+    first, last = node.lineno, node.end_lineno or node.lineno
+    head = lines[first - 1].encode("utf-8")
+    if first == last:
+        return head[node.col_offset : node.end_col_offset].decode("utf-8", errors="replace")
+    tail = lines[last - 1].encode("utf-8")[: node.end_col_offset]
+    return "\n".join(
+        [head[node.col_offset :].decode("utf-8", errors="replace")]
+        + lines[first : last - 1]
+        + [tail.decode("utf-8", errors="replace")]
+    )
+
+
 def _docstring_lines(node: ast.AST, lines: list[str]) -> list[int] | None:
     """[first, last] lines of the docstring when it has those lines to itself, else ``None``."""
     body = getattr(node, "body", None)
@@ -77,11 +91,9 @@ def _docstring_lines(node: ast.AST, lines: list[str]) -> list[int] | None:
     return [first, last]
 
 
-def _metadata(node: ast.AST, text: str, lines: list[str]) -> dict[str, Any]:
+def _metadata(node: ast.AST, lines: list[str]) -> dict[str, Any]:
     """docstring, docstring_lines, decorators (as written) and signature of a def or class."""
-    decorators = [
-        "@" + (ast.get_source_segment(text, d) or ast.unparse(d)) for d in node.decorator_list
-    ]
+    decorators = ["@" + _node_source(d, lines) for d in node.decorator_list]
     if isinstance(node, ast.ClassDef):
         bases = [ast.unparse(b) for b in node.bases] + [ast.unparse(k) for k in node.keywords]
         signature = f"class {node.name}" + (f"({', '.join(bases)})" if bases else "")
@@ -102,7 +114,7 @@ def _metadata(node: ast.AST, text: str, lines: list[str]) -> dict[str, Any]:
 
 
 def python_definitions(
-    body: list[ast.stmt], text: str, lines: list[str], scope: tuple[str, ...] = (), in_class: bool = False
+    body: list[ast.stmt], lines: list[str], scope: tuple[str, ...] = (), in_class: bool = False
 ) -> list[Definition]:
     """The function / class / method definitions in a statement list, as ``Definition`` trees.
 
@@ -122,8 +134,8 @@ def python_definitions(
                     symbol=".".join(qual),
                     start=start,
                     end=node.end_lineno or node.lineno,
-                    children=python_definitions(node.body, text, lines, qual, True) if is_class else [],
-                    metadata=_metadata(node, text, lines),
+                    children=python_definitions(node.body, lines, qual, True) if is_class else [],
+                    metadata=_metadata(node, lines),
                 )
             )
         elif isinstance(node, _BLOCKS):
@@ -133,7 +145,7 @@ def python_definitions(
                 getattr(node, "finalbody", []),
                 *[h.body for h in getattr(node, "handlers", [])],
             ):
-                defs.extend(python_definitions(block, text, lines, scope, in_class))
+                defs.extend(python_definitions(block, lines, scope, in_class))
     return defs
 
 
@@ -189,7 +201,7 @@ class PythonConnector(Connector):
                 lines, 1, len(lines), chunker=self._chunker, source=source, kind="window",
                 language="python",
             )
-        defs = python_definitions(tree.body, text, lines)
+        defs = python_definitions(tree.body, lines)
         return definition_chunks(
             defs, lines, chunker=self._chunker, source=source, language="python", line_comment="#"
         )

@@ -18,7 +18,14 @@ from ragkit.connectors.languages import language_of
 from ragkit.registry import register
 from ragkit.types import Chunk
 
-__all__ = ["LineWindowConnector", "read_source", "source_lines", "window_chunks", "source_name"]
+__all__ = [
+    "LineWindowConnector",
+    "read_source",
+    "source_lines",
+    "source_name",
+    "line_token_counts",
+    "window_chunks",
+]
 
 _SNIFF = 8192
 # lines that carry no content of their own: blank, comment-only, brackets, access labels
@@ -95,6 +102,16 @@ def trim(lines: list[str], first: int, last: int) -> tuple[int, int] | None:
     return (first, last) if first <= last else None
 
 
+def line_token_counts(chunker: Chunker, lines: list[str]) -> list[int]:
+    """Tokens per line, measured in one batch (blank lines count 0).
+
+    With a WordPiece tokenizer (MiniLM) tokens never span a newline, so the sum over a line
+    range is the token count of that range's text; counting a file once is much faster than
+    counting every definition and window again.
+    """
+    return chunker._counts([ln if ln.strip() else "" for ln in lines])
+
+
 def window_chunks(
     lines: list[str],
     first: int,
@@ -106,13 +123,17 @@ def window_chunks(
     language: str | None,
     symbol: str | None = None,
     metadata: dict[str, Any] | None = None,
-    split: bool = True,
+    counts: list[int] | None = None,
 ) -> list[Chunk]:
     """Chunks over the 1-based line range [first, last], cut into windows within the budget.
 
-    Blank lines at the edges of each window are left out. When the range needs more than one
-    window (``split`` and over ``chunker.max_tokens``), each window's metadata gets
-    ``"part": i`` (0-based) on top of ``metadata``.
+    Blank lines at the edges of each window are left out. When the range is over
+    ``chunker.max_tokens`` it is cut like ``Chunker.split_lines`` does (greedy whole lines,
+    overlapping by about ``overlap_tokens``) and each window's metadata gets ``"part": i``
+    (0-based) on top of ``metadata``.
+
+    Args:
+        counts: ``line_token_counts(chunker, lines)`` for the whole file, when already known.
 
     Returns:
         The chunks in line order; every chunk's text is exactly its line slice of ``lines``.
@@ -121,9 +142,13 @@ def window_chunks(
     if span is None:
         return []
     first, last = span
-    body = lines[first - 1 : last]
-    if split and chunker.count("\n".join(body)) > chunker.max_tokens:
-        ranges = [(first + a, first + b) for a, b in chunker.split_lines(body)]
+    if counts is None:
+        counts = [0] * (first - 1) + line_token_counts(chunker, lines[first - 1 : last])
+    sizes = counts[first - 1 : last]
+    if sum(sizes) > chunker.max_tokens:  # cut as Chunker.split_lines does, lines >= 1 token
+        pieces = [(k, k) for k in range(len(sizes))]
+        packed = chunker._pack(pieces, [max(1, n) for n in sizes])
+        ranges = [(first + a, first + b) for a, b in packed]
     else:
         ranges = [(first, last)]
     ranges = [r for r in (trim(lines, a, b) for a, b in ranges) if r is not None]
@@ -176,7 +201,7 @@ class LineWindowConnector(Connector):
             ParseError: the file cannot be read or looks binary.
         """
         lines = source_lines(read_source(path))
-        yield from window_chunks(
+        yield from window_chunks(  # one window per budget, like Chunker.split_lines
             lines,
             1,
             len(lines),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragkit.connectors.chunking import Chunker
-from ragkit.connectors.lines import is_trivial, window_chunks
+from ragkit.connectors.lines import is_trivial, line_token_counts, window_chunks
 from ragkit.types import Chunk
 
 __all__ = ["Definition", "definition_chunks", "normalize"]
@@ -105,7 +105,8 @@ def definition_chunks(
     Returns:
         The chunks in line order.
     """
-    common = {"chunker": chunker, "source": source, "language": language}
+    counts = line_token_counts(chunker, lines)
+    common = {"chunker": chunker, "source": source, "language": language, "counts": counts}
 
     def runs(first: int, last: int, covered: list[Definition]) -> list[tuple[int, int]]:
         return [
