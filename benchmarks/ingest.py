@@ -78,14 +78,14 @@ def code_files(limit: int) -> list[Path]:
 
 
 def ragkit_run(paths: list[Path]) -> tuple[float, int]:
-    from ragkit.ingest import connector_for_file
+    from ragkit.connectors.dispatch import connector_for
 
     chunker = {"max_tokens": 256, "overlap_tokens": 32, "tokenizer": "minilm"}
     cache: dict = {}
     t = time.perf_counter()
     n = 0
     for path in paths:
-        n += sum(1 for _ in connector_for_file(path, chunker, cache).parse(path, path.name))
+        n += sum(1 for _ in connector_for(path, chunker, cache).parse(path, path.name))
     return time.perf_counter() - t, n
 
 

@@ -21,7 +21,7 @@ from ragkit.indexes.atomic import atomic_dir
 from ragkit.indexes.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
 from ragkit.indexes.store import ChunkStore
 
-__all__ = ["IngestReport", "ingest", "walk", "connector_for_file"]
+__all__ = ["IngestReport", "ingest", "walk"]
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _ALWAYS_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox"}
@@ -118,17 +118,6 @@ def walk(
                 yield path
 
 
-def connector_for_file(path: Path, chunker: dict, cache: dict[str, object]):
-    """The connector for ``path`` (by extension), built once per name with the chunker settings."""
-    from ragkit.connectors.languages import connector_name
-    from ragkit.registry import build
-
-    name = connector_name(path)
-    if name not in cache:
-        cache[name] = build("connector", {"type": name, **chunker})
-    return cache[name]
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -168,6 +157,8 @@ def ingest(
     Raises:
         FileNotFoundError: a path does not exist (nothing is written).
     """
+    from ragkit.connectors.dispatch import connector_for
+
     roots = [Path(p) for p in paths]
     missing = [str(p) for p in roots if not p.exists()]
     if missing:
@@ -195,7 +186,7 @@ def ingest(
         if not rechunk and store.source_unchanged(source, digest):
             report.unchanged.append(source)
             continue
-        connector = connector_for_file(path, chunker, connectors)
+        connector = connector_for(path, chunker, connectors)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConnectorWarning)
             try:
