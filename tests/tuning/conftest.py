@@ -28,7 +28,8 @@ def _bert_dir(root: Path) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + chars + ["##" + c for c in string.ascii_lowercase + string.digits]
     root.mkdir(parents=True, exist_ok=True)
     (root / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    tok = BertTokenizerFast(vocab_file=str(root / "vocab.txt"), do_lower_case=True)
+    tok = BertTokenizerFast(vocab=str(root / "vocab.txt"), do_lower_case=True)
+    assert tok.vocab_size > 100, "the WordPiece vocab was not loaded"
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

@@ -1,0 +1,216 @@
+"""Train a cross-encoder reranker on (query, positive, hard negatives), optionally with CAR rewrites.
+
+The base is a plain encoder (default: the bundled MiniLM, since no cross-encoder ships
+offline); ``CrossEncoder(base, num_labels=1)`` adds a fresh scoring head. Training uses
+``CrossEncoderTrainer`` with BinaryCrossEntropyLoss on labelled (query, passage) pairs — the
+positive labelled 1, each hard negative 0 — or ``loss="mnrl"``: a listwise softmax over the
+positive, the hard negatives and in-batch negatives. Data can come from QA pairs with mined
+negatives or from the QA bot's feedback judgements (``ragkit.tuning.feedback``).
+
+``query_rewrite="car"`` rewrites the ambiguous training queries with an LLM that sees their
+relevant document (``ragkit.tuning.car``) before training; ``"none"`` trains on the queries as
+they are, so the effect of CAR can be measured on the same data.
+
+References: Nogueira & Cho, 2019, "Passage Re-ranking with BERT" (monoBERT, pointwise BCE);
+Anand et al., 2023, "Context Aware Query Rewriting for Text Rankers using LLM" (CAR).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ragkit.registry import Component, build, register
+from ragkit.tuning.data import QAPair, data_hash
+from ragkit.tuning.evaluate import RetrievalTask, bm25_run, rerank_run, retrieval_metrics
+from ragkit.tuning.run import TuningResult, set_seed, tuning_run
+
+__all__ = ["RerankerTuner", "evaluate_reranker", "QUERY_REWRITES", "LOSSES"]
+
+QUERY_REWRITES = ("none", "car")
+LOSSES = ("bce", "mnrl")
+
+
+def evaluate_reranker(model: Any, task: RetrievalTask, depth: int = 100, batch_size: int = 64) -> dict[str, float]:
+    """Metrics of a CrossEncoder reranking each query's top ``depth`` first-stage candidates."""
+    run = rerank_run(lambda pairs: model.predict(pairs, batch_size=batch_size, show_progress_bar=False), task, depth)
+    return retrieval_metrics(run, task.qrels)
+
+
+def _with_candidates(task: RetrievalTask, depth: int) -> RetrievalTask:
+    if task.candidates is not None:
+        return task
+    run = bm25_run(task, depth)
+    cands = {q: sorted(r, key=r.get, reverse=True) for q, r in run.items()}
+    return RetrievalTask(task.queries, task.corpus, task.qrels, cands)
+
+
+@register("tuner", "reranker")
+class RerankerTuner(Component):
+    """Fine-tune a cross-encoder reranker; the constructor holds the hyper-parameters.
+
+    Args:
+        base: base model reference: an encoder (``"minilm"``) gets a fresh head; a reranker
+            dir written by this tuner is trained further.
+        epochs: passes over the training pairs.
+        batch_size: (query, passage) pairs per batch for ``bce``; queries per batch for ``mnrl``.
+        learning_rate: AdamW learning rate.
+        warmup_ratio: fraction of steps with linear warm-up.
+        max_length: tokens per (query, passage) input.
+        negatives: hard negatives used per query (from ``QAPair.negatives``).
+        loss: ``"bce"`` (pointwise) or ``"mnrl"`` (listwise softmax with in-batch negatives).
+        pos_weight: BCE weight of positives (``None``: ``negatives``, which balances the classes).
+        query_rewrite: ``"none"`` or ``"car"`` (rewrite ambiguous training queries with ``llm``).
+        llm: LLM config for CAR (``ragkit.registry.build("llm", llm)``).
+        car_max_words / car_min_overlap: CAR ambiguity thresholds (``ragkit.tuning.car``).
+        evaluate_base: also score the base model before training (useful when ``base`` is
+            already a reranker); otherwise ``metrics_before`` is the first-stage ranking.
+        eval_depth: first-stage candidates reranked in evaluation.
+        seed: seed for the head's initialisation, shuffling and dropout.
+        device: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
+        progress: show progress bars.
+    """
+
+    def __init__(
+        self,
+        base: str = "minilm",
+        epochs: float = 1.0,
+        batch_size: int = 32,
+        learning_rate: float = 3e-5,
+        warmup_ratio: float = 0.1,
+        max_length: int = 256,
+        negatives: int = 3,
+        loss: str = "bce",
+        pos_weight: float | None = None,
+        query_rewrite: str = "none",
+        llm: str | dict[str, Any] = "transformers",
+        car_max_words: int = 4,
+        car_min_overlap: float = 0.5,
+        evaluate_base: bool = False,
+        eval_depth: int = 100,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ):
+        if query_rewrite not in QUERY_REWRITES:
+            raise ValueError(f"query_rewrite must be one of {QUERY_REWRITES}, got {query_rewrite!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
+        if negatives < 1 and loss == "bce":
+            raise ValueError("the bce loss needs negatives >= 1 (mine them with ragkit.tuning.negatives)")
+        self.base = base
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.warmup_ratio = warmup_ratio
+        self.max_length = max_length
+        self.negatives = negatives
+        self.loss = loss
+        self.pos_weight = pos_weight
+        self.query_rewrite = query_rewrite
+        self.llm = llm
+        self.car_max_words = car_max_words
+        self.car_min_overlap = car_min_overlap
+        self.evaluate_base = evaluate_base
+        self.eval_depth = eval_depth
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    def _dataset(self, pairs: list[QAPair]) -> Any:
+        from datasets import Dataset
+
+        usable = [p for p in pairs if p.positive is not None and p.negatives]
+        if self.loss == "mnrl":
+            usable = [p for p in usable if len(p.negatives) >= self.negatives]
+        if not usable:
+            raise ValueError(
+                "no usable training pair: each needs a positive passage (contexts or chunk_id) and hard "
+                "negatives; mine them with ragkit.tuning.negatives.mine_hard_negatives or use feedback judgements"
+            )
+        if self.loss == "mnrl":
+            cols: dict[str, list[str]] = {"query": [p.question for p in usable], "positive": [p.positive for p in usable]}
+            for j in range(self.negatives):
+                cols[f"negative_{j + 1}"] = [p.negatives[j] for p in usable]
+            return Dataset.from_dict(cols)
+        rows: dict[str, list[Any]] = {"query": [], "passage": [], "label": []}
+        for p in usable:
+            for text, label in [(p.positive, 1.0)] + [(n, 0.0) for n in p.negatives[: self.negatives]]:
+                rows["query"].append(p.question)
+                rows["passage"].append(text)
+                rows["label"].append(label)
+        return Dataset.from_dict(rows)
+
+    def rewrite(self, train: list[QAPair]) -> tuple[list[QAPair], dict[str, int] | None]:
+        """Apply ``query_rewrite`` to the training pairs: ``(pairs, CAR stats or None)``."""
+        if self.query_rewrite == "none":
+            return train, None
+        from ragkit.tuning.car import car_rewrite
+
+        return car_rewrite(train, build("llm", self.llm), max_words=self.car_max_words, min_overlap=self.car_min_overlap)
+
+    def fit(self, train: list[QAPair], out_dir: str | Path, evaluation: RetrievalTask | None = None) -> TuningResult:
+        """Train on ``train`` and write the reranker (plus ``ragkit-tuning.json``) to ``out_dir``.
+
+        Args:
+            train: pairs with a positive (``contexts[0]``) and hard ``negatives``.
+            out_dir: model directory, created or replaced only when training succeeds.
+            evaluation: optional task; its first-stage candidates (BM25 when absent) are
+                reranked before (with ``evaluate_base``) and after training.
+
+        Returns:
+            The ``TuningResult``; the record also holds ``first_stage`` metrics and CAR stats.
+
+        Raises:
+            ValueError: no pair with a positive and negatives.
+            LLMError: CAR's LLM failed.
+        """
+        import tempfile
+
+        import torch
+        from sentence_transformers import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
+        from sentence_transformers.cross_encoder import losses
+
+        from ragkit.models import device, resolve
+
+        pairs, car_stats = self.rewrite(train)
+        dataset = self._dataset(pairs)
+        set_seed(self.seed)
+        model = CrossEncoder(resolve(self.base), num_labels=1, max_length=self.max_length, device=device(self.device))
+        task = _with_candidates(evaluation, self.eval_depth) if evaluation is not None else None
+        with tuning_run(out_dir, "reranker", self.base, self.to_config(), data_hash(pairs), len(dataset), self.seed) as run:
+            run.record["car"] = car_stats
+            if task is not None:
+                first = {q: {d: float(len(c) - r) for r, d in enumerate(c[: self.eval_depth])} for q, c in task.candidates.items()}
+                run.record["first_stage"] = retrieval_metrics(first, task.qrels)
+                run.record["metrics_before"] = (
+                    evaluate_reranker(model, task, self.eval_depth) if self.evaluate_base else run.record["first_stage"]
+                )
+            if self.loss == "bce":
+                weight = self.pos_weight if self.pos_weight is not None else float(self.negatives)
+                loss = losses.BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(weight))
+            else:
+                loss = losses.MultipleNegativesRankingLoss(model, num_negatives=self.negatives)
+            with tempfile.TemporaryDirectory(prefix=".trainer-", dir=run.dir) as scratch:
+                args = CrossEncoderTrainingArguments(
+                    output_dir=scratch,
+                    num_train_epochs=self.epochs,
+                    per_device_train_batch_size=self.batch_size,
+                    learning_rate=self.learning_rate,
+                    warmup_steps=self.warmup_ratio,
+                    save_strategy="no",
+                    report_to=[],
+                    logging_steps=max(1, len(dataset) // self.batch_size // 10),
+                    seed=self.seed,
+                    data_seed=self.seed,
+                    disable_tqdm=not self.progress,
+                    use_cpu=model.device.type == "cpu",
+                )
+                output = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss).train()
+            run.record["train_loss"] = float(output.training_loss)
+            run.record["train_steps"] = int(output.global_step)
+            if task is not None:
+                run.record["metrics_after"] = evaluate_reranker(model, task, self.eval_depth)
+            model.save(str(run.dir))
+            record = run.record
+        return TuningResult(out_dir=str(out_dir), record=record)
