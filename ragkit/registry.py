@@ -33,7 +33,7 @@ KINDS: dict[str, tuple[str, ...]] = {
         "ragkit.connectors.lines",
         "ragkit.connectors.text",
     ),
-    "retriever": ("ragkit.retrievers",),
+    "retriever": ("ragkit.retrievers.bm25", "ragkit.retrievers.dense", "ragkit.retrievers.hybrid"),
     "rewriter": (
         "ragkit.rewriters.genqr",
         "ragkit.rewriters.prf",

@@ -110,6 +110,24 @@ class BM25Index:
             cfg.pop(key)
         return cfg
 
+    def with_params(self, **params: Any) -> BM25Index:
+        """A copy scored with other ``method`` / ``k1`` / ``b`` / ``delta`` / ``epsilon``.
+
+        The stored terms are reused (no re-analysis); the score matrix is rebuilt on first
+        search. Analyzer settings cannot change this way: they need a re-index.
+
+        Raises:
+            ValueError: an analyzer setting or unknown parameter.
+        """
+        scoring = {"method", "k1", "b", "delta", "epsilon", "dtype"}
+        bad = sorted(set(params) - scoring)
+        if bad:
+            raise ValueError(f"with_params changes only {sorted(scoring)}, not {bad}; re-index for those")
+        copy = BM25Index(**{**self.params(), **params})
+        copy._ids, copy._row = list(self._ids), dict(self._row)
+        copy._terms, copy._vocab = list(self._terms), dict(self._vocab)
+        return copy
+
     @property
     def ids(self) -> list[str]:
         """Chunk ids in row order."""

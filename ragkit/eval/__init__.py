@@ -1,0 +1,1 @@
+"""Evaluation: retrieval metrics (trec_eval-exact), answer metrics, comparisons, reports."""
