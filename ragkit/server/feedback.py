@@ -1,0 +1,208 @@
+"""The chat server's SQLite log: every answer it gave, and the users' judgements of them.
+
+Two tables. ``answers`` holds each answer the server returned, so feedback can name it by id::
+
+    answers(id TEXT PRIMARY KEY, ts REAL, question TEXT, answer TEXT, mode TEXT,
+            citations TEXT,   -- JSON list of Citation dicts
+            sources TEXT)     -- JSON list of {chunk_id, text} the answer was given
+
+``feedback`` is the schema ``ragkit.tuning.feedback.read_feedback`` reads (one row per judgement;
+``answer_id`` is an extra column that links a row to ``answers``)::
+
+    feedback(id INTEGER PRIMARY KEY, ts REAL, question TEXT, answer TEXT,
+             rating INTEGER,      -- +1 / -1 thumbs, 0 on a source-mark row
+             chunk_id TEXT NULL, relevant INTEGER NULL, chunk_text TEXT NULL,
+             answer_id TEXT NULL)
+
+A thumbs row has ``rating = ±1`` and ``chunk_id = NULL``; each source mark is its own row with
+``chunk_id`` / ``relevant`` (1 or 0) / ``chunk_text`` and ``rating = 0``.
+
+Concurrency: the database is in WAL mode; every call opens its own connection (so any thread
+may call), waits up to ``busy_timeout`` for a writer, and writes in one ``BEGIN IMMEDIATE``
+transaction, so concurrent requests neither lose nor interleave rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["FeedbackLog", "UnknownAnswerError"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    citations TEXT NOT NULL,
+    sources TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    ts REAL,
+    question TEXT,
+    answer TEXT,
+    rating INTEGER,
+    chunk_id TEXT NULL,
+    relevant INTEGER NULL,
+    chunk_text TEXT NULL,
+    answer_id TEXT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
+"""
+
+
+class UnknownAnswerError(KeyError):
+    """Feedback named an answer id (or a chunk of it) that the log does not hold."""
+
+
+class FeedbackLog:
+    """Append-only answer and feedback log in one SQLite file.
+
+    Args:
+        path: the SQLite file; created (with its parent directory) when missing.
+        busy_timeout: seconds a writer waits for another writer before failing.
+
+    Raises:
+        ValueError: ``path`` exists but is not a SQLite database, or is a directory.
+    """
+
+    def __init__(self, path: str | Path, busy_timeout: float = 30.0):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        if self.path.is_dir():
+            raise ValueError(f"feedback log {self.path} is a directory; pass a file path such as {self.path / 'feedback.sqlite'}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"feedback log {self.path} is not a usable SQLite database ({exc}); pass another --feedback-db") from exc
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A fresh connection (autocommit mode; callers open their own transactions)."""
+        con = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            con.execute("PRAGMA synchronous=NORMAL")
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front (no upgrade deadlock)."""
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # -- answers ---------------------------------------------------------------------------
+    def record_answer(
+        self,
+        answer_id: str,
+        question: str,
+        answer: str,
+        mode: str,
+        citations: list[dict[str, Any]],
+        sources: list[dict[str, Any]],
+    ) -> None:
+        """Store an answer the server returned.
+
+        Args:
+            answer_id: the id the client will send back with its feedback.
+            question, answer, mode: what was asked, answered, and how (``rag`` / ``closed-book``).
+            citations: the answer's citations as dicts.
+            sources: the chunks the answer was given, each at least ``{"chunk_id", "text"}``.
+        """
+        kept = [{"chunk_id": s["chunk_id"], "text": s["text"]} for s in sources]
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO answers (id, ts, question, answer, mode, citations, sources) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (answer_id, time.time(), question, answer, mode, json.dumps(citations), json.dumps(kept)),
+            )
+
+    def get_answer(self, answer_id: str) -> dict[str, Any]:
+        """The stored answer ``answer_id`` with ``citations`` and ``sources`` decoded.
+
+        Raises:
+            UnknownAnswerError: no answer has that id.
+        """
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT id, ts, question, answer, mode, citations, sources FROM answers WHERE id = ?", (answer_id,)
+            ).fetchone()
+        if row is None:
+            raise UnknownAnswerError(f"no answer with id {answer_id!r}; ask first (POST /ask) and send its 'id'")
+        keys = ("id", "ts", "question", "answer", "mode", "citations", "sources")
+        record = dict(zip(keys, row))
+        record["citations"] = json.loads(record["citations"])
+        record["sources"] = json.loads(record["sources"])
+        return record
+
+    # -- feedback --------------------------------------------------------------------------
+    def add_feedback(
+        self, answer_id: str, rating: int | None = None, marks: list[tuple[str, bool]] | None = None
+    ) -> list[int]:
+        """Log a thumbs rating and/or per-source relevance marks for one answer.
+
+        Args:
+            answer_id: an id from ``record_answer``.
+            rating: +1 (good), -1 (bad) or ``None`` (no thumbs row).
+            marks: ``(chunk_id, relevant)`` for chunks the answer was given.
+
+        Returns:
+            The new feedback row ids (the thumbs row first, then the marks in order).
+
+        Raises:
+            ValueError: a rating other than +1 / -1, or nothing to log.
+            UnknownAnswerError: the answer id, or a marked chunk of it, is unknown.
+        """
+        marks = list(marks or [])
+        if rating is not None and rating not in (1, -1):
+            raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), got {rating!r}")
+        if rating is None and not marks:
+            raise ValueError("feedback needs a rating (1 or -1) or at least one source mark")
+        record = self.get_answer(answer_id)
+        texts = {s["chunk_id"]: s["text"] for s in record["sources"]}
+        unknown = [cid for cid, _ in marks if cid not in texts]
+        if unknown:
+            raise UnknownAnswerError(
+                f"answer {answer_id!r} was not given chunk(s) {unknown}; mark only its sources "
+                f"({sorted(texts) or 'it has none'})"
+            )
+        now = time.time()
+        rows: list[tuple[Any, ...]] = []
+        if rating is not None:
+            rows.append((now, record["question"], record["answer"], rating, None, None, None, answer_id))
+        for cid, relevant in marks:
+            rows.append((now, record["question"], record["answer"], 0, cid, int(bool(relevant)), texts[cid], answer_id))
+        ids = []
+        with self._write() as con:
+            for row in rows:
+                cur = con.execute(
+                    "INSERT INTO feedback (ts, question, answer, rating, chunk_id, relevant, chunk_text, answer_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                ids.append(int(cur.lastrowid))
+        return ids
+
+    def count(self, table: str = "feedback") -> int:
+        """Number of rows in ``feedback`` or ``answers``."""
+        if table not in ("feedback", "answers"):
+            raise ValueError(f"table must be 'feedback' or 'answers', got {table!r}")
+        with self._connect() as con:
+            return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
