@@ -93,8 +93,8 @@ function feedbackStatus(node, promise, okText) {
 
 function renderThumbs(exchange, data) {
   const bar = el("div", { class: "feedback" });
-  const up = el("button", { type: "button", class: "thumb thumb-up", title: "good answer" }, "👍");
-  const down = el("button", { type: "button", class: "thumb thumb-down", title: "bad answer" }, "👎");
+  const up = el("button", { type: "button", class: "thumb thumb-up", title: "this answer is good" }, "good answer");
+  const down = el("button", { type: "button", class: "thumb thumb-down", title: "this answer is wrong or unhelpful" }, "bad answer");
   const status = el("span", { class: "feedback-status", "aria-live": "polite" });
   const send = (rating, button) => {
     up.disabled = down.disabled = true;

@@ -1,0 +1,190 @@
+"""`ragkit ask`, `ragkit chat` and `ragkit serve`: answer questions over an index, once, in a
+terminal loop, or as a web service with a chat page and a feedback log."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from ragkit.pipeline import Pipeline
+    from ragkit.types import Answer
+
+console = Console()
+
+_MODES = ("rag", "closed-book")
+_EXIT_WORDS = {"exit", "quit", ":q", "/exit", "/quit"}
+
+IndexArg = Annotated[Path, typer.Argument(help="Index directory (`ragkit ingest` + `ragkit index`).")]
+ModeOpt = Annotated[str, typer.Option(help="rag (retrieve, then answer with citations) or closed-book.")]
+KOpt = Annotated[Optional[int], typer.Option("-k", "--k", help="Passages given to the generator (default: the spec's, else 4).")]
+SpecOpt = Annotated[
+    Optional[Path],
+    typer.Option(help="Pipeline spec (YAML/TOML/JSON) for retriever, reranker, generator …; INDEX overrides its index."),
+]
+
+
+def load_pipeline(index: Path, spec: Path | None = None, k: int | None = None) -> Pipeline:
+    """The pipeline the commands use: a spec file, or defaults that fit the index.
+
+    Args:
+        index: the index directory (always used, even when the spec names another).
+        spec: optional pipeline spec file.
+        k: passages per answer; ``None`` keeps the spec's value (default 4).
+
+    Returns:
+        A ``Pipeline``; without a spec its retriever is ``hybrid`` when the index has both BM25
+        and dense indexes, else the one it has, and its generator is the default (SmolLM2-135M).
+
+    Raises:
+        FileNotFoundError / ValueError: the index is missing or has no search index; the spec
+            is unreadable.
+    """
+    from ragkit.config import load_spec
+    from ragkit.indexes.index import Index
+    from ragkit.pipeline import Pipeline
+
+    opened = Index.open(index)
+    config: dict[str, Any] = load_spec(spec) if spec is not None else {}
+    config["index"] = str(index)
+    if "retriever" not in config:
+        if opened.has("bm25") and opened.has("dense"):
+            config["retriever"] = "hybrid"
+        elif opened.has("dense") or opened.has("bm25"):
+            config["retriever"] = "dense" if opened.has("dense") else "bm25"
+        else:
+            raise ValueError(f"{index} has no search index yet; build one with `ragkit index {index}`")
+    if k is not None:
+        if k < 1:
+            raise ValueError(f"-k must be at least 1, got {k}")
+        config["k"] = k
+    return Pipeline.from_config(config)
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    return mode
+
+
+def _lines(start: int | None, end: int | None) -> str:
+    if start is None:
+        return ""
+    return f"{start}-{end if end is not None else start}"
+
+
+def print_answer(answer: Answer, out: Console | None = None) -> None:
+    """Print an answer as a panel, a table of its cited sources and its timings.
+
+    Args:
+        answer: a pipeline answer.
+        out: the console to print to (default: stdout).
+    """
+    out = out or console
+    title = answer.question if len(answer.question) <= 80 else answer.question[:77] + "…"
+    out.print(Panel(escape(answer.text), title=escape(title), subtitle=answer.mode, title_align="left"))
+    reason = answer.metadata.get("idk_reason")
+    if reason:
+        out.print(f"[dim]no answer: {escape(str(reason))}[/]")
+    if answer.citations:
+        table = Table("#", "file", "page", "lines", "symbol / section", title="sources")
+        for c in answer.citations:
+            where = c.symbol or (" › ".join(c.heading) if c.heading else "")
+            table.add_row(str(c.number), escape(c.source), "" if c.page is None else str(c.page),
+                          _lines(c.start_line, c.end_line), escape(where))
+        out.print(table)
+    elif answer.hits:
+        out.print(f"[dim]no source cited; {len(answer.hits)} passage(s) were retrieved[/]")
+    if answer.timings:
+        parts = [f"{stage} {seconds:.3f} s" for stage, seconds in answer.timings.items()]
+        out.print("[dim]" + " · ".join(parts) + "[/]")
+
+
+def ask_cmd(
+    index: IndexArg,
+    question: Annotated[str, typer.Argument(help="The question.")],
+    mode: ModeOpt = "rag",
+    k: KOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (Answer.to_dict()).")] = False,
+    spec: SpecOpt = None,
+) -> None:
+    """Answer one question from an index, with the sources it cites."""
+    _check_mode(mode)
+    if not question.strip():
+        raise typer.BadParameter("the question is empty; ask something")
+    pipeline = load_pipeline(index, spec, k)
+    with console.status("thinking", spinner="dots") if not as_json else nullcontext():
+        answer = pipeline.ask([question], mode=mode)[0]
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print_answer(answer)
+
+
+def chat_cmd(
+    index: IndexArg,
+    mode: ModeOpt = "rag",
+    k: KOpt = None,
+    spec: SpecOpt = None,
+) -> None:
+    """Ask questions one after another in the terminal (empty line skips; `exit` or Ctrl-D ends).
+
+    Each question is answered on its own (no conversation memory).
+    """
+    _check_mode(mode)
+    pipeline = load_pipeline(index, spec, k)
+    console.print(f"[bold]ragkit chat[/] over {escape(str(index))} ({mode}); `exit` or Ctrl-D to quit")
+    while True:
+        try:
+            line = console.input("[bold cyan]?[/] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question.lower() in _EXIT_WORDS:
+            break
+        try:
+            with console.status("thinking", spinner="dots"):
+                answer = pipeline.ask([question], mode=mode)[0]
+        except ValueError as exc:  # one bad question (too long for the model …) does not end the chat
+            console.print(f"[red]error:[/] {escape(str(exc))}")
+            continue
+        print_answer(answer)
+
+
+def serve_cmd(
+    index: IndexArg,
+    host: Annotated[str, typer.Option(help="Interface to bind (the service has no authentication).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    feedback_db: Annotated[
+        Optional[Path], typer.Option(help="SQLite answer/feedback log (default: INDEX-feedback.sqlite beside INDEX).")
+    ] = None,
+    spec: SpecOpt = None,
+    k: KOpt = None,
+    warmup: Annotated[bool, typer.Option(help="Load the search indexes before accepting requests.")] = True,
+) -> None:
+    """Serve a chat page and a JSON API (POST /ask, POST /feedback, GET /health) over an index."""
+    import uvicorn
+
+    from ragkit.server.app import create_app
+
+    pipeline = load_pipeline(index, spec, k)
+    db = feedback_db or index.parent / f"{index.name}-feedback.sqlite"
+    app = create_app(pipeline, db)
+    if warmup:
+        with console.status("loading the search index"):
+            pipeline.retrieve(["warm up"], k=1)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it can ask and write feedback")
+    console.print(f"[bold]ragkit[/] serving {escape(str(index))} at http://{host}:{port}/  (feedback log: {escape(str(db))})")
+    uvicorn.run(app, host=host, port=port, log_level="info")
