@@ -1,0 +1,365 @@
+"""Answer questions from retrieved contexts with numbered citations, or closed-book.
+
+``LLMGenerator.generate(questions, contexts)`` packs each question's hits, in rank order, into a
+numbered context block within a token budget, asks the LLM to answer and cite ``[n]``, then
+checks the answer against the evidence:
+
+1. no contexts, or (with ``min_score``) a best hit scoring below it: "I don't know." without
+   calling the LLM;
+2. the model says it does not know: normalised to "I don't know.";
+3. the answer is not grounded: no single context both holds at least ``min_support`` of the
+   answer's new content words (those not already in the question) and at least
+   ``min_relevance`` of the question's content words: "I don't know.";
+4. citations ``[n]`` / ``[n, m]`` / ``[n][m]`` are parsed and mapped to chunks (out-of-range
+   numbers dropped). With ``cite="auto"``, a cited context that supports none of the answer is
+   dropped, and an answer left without citations is attributed to the context(s) that overlap
+   it most (``metadata["citations_attributed"] = True``).
+
+Every override keeps the model's own text in ``metadata["model_text"]`` and the reason in
+``metadata["idk_reason"]``. References: the grounding check is a lexical form of the answer
+attribution checks in Rashkin et al., 2023, "Measuring Attribution in Natural Language
+Generation Models" (AIS).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from ragkit import prompts
+from ragkit.registry import Component, build, register
+from ragkit.types import Answer, Citation, Hit
+
+__all__ = ["LLMGenerator", "content_words", "parse_citations", "says_idk"]
+
+_CITE_MODES = ("auto", "model", "off")
+_MIN_TRUNCATED_TOKENS = 16  # a truncated last context shorter than this is left out instead
+
+_STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing done down during each either few
+    for from further had has have having he her here hers herself him himself his how i if in into
+    is it its itself just me more most much my myself no nor not now of off on once only or other
+    our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up upon us very was we
+    were what when where which while who whom whose why will with would yes you your yours
+    yourself yourselves many often there's it's i'm don't""".split()
+)
+# Numbers stay whole (``07:40``, ``3,000``, ``1.25``) so "40" does not match "07:40".
+_WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:'\w+)?", re.UNICODE)
+_CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_IDK = re.compile(
+    r"\bi\s+(?:do\s*n[o']?t|don't|dont)\s+know\b"
+    r"|\b(?:contexts?|passages?|texts?|documents?|sources?)\s+(?:do|does)\s*(?:n[o']?t|n't)\s+"
+    r"(?:contain|mention|say|provide|include|specify|state|answer)"
+    r"|\b(?:no|not\s+enough)\s+information\b"
+    r"|\b(?:cannot|can't|can\s+not|unable\s+to)\s+(?:answer|determine|find)\b"
+    r"|\bis\s+not\s+(?:mentioned|provided|stated|specified|given)\s+in\b",
+    re.IGNORECASE,
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` minus stopwords, with a plural ``s`` stripped (``reactors``).
+
+    Args:
+        text: any text.
+
+    Returns:
+        The set of content words; numbers are kept whole (``3,000``, ``07:40``).
+    """
+    words = set()
+    for w in _WORD.findall(text.lower().replace("\u2019", "'")):
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w in _STOPWORDS:
+            continue
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        words.add(w)
+    return words
+
+
+def parse_citations(text: str) -> list[int]:
+    """Citation numbers in ``text``, in order of first appearance, without duplicates.
+
+    Args:
+        text: model output with ``[1]``, ``[1, 3]`` or ``[1][2]`` markers.
+
+    Returns:
+        The numbers as ints (not range-checked).
+    """
+    seen: list[int] = []
+    for group in _CITATION.findall(text):
+        for n in re.split(r"\s*[,;]\s*", group):
+            if int(n) not in seen:
+                seen.append(int(n))
+    return seen
+
+
+def says_idk(text: str) -> bool:
+    """Whether the model's answer says it does not know (or that the contexts lack the answer)."""
+    return not text.strip() or bool(_IDK.search(text.replace("\u2019", "'")))
+
+
+def _dedupe_sentences(text: str) -> str:
+    """Drop repeated sentences (small models loop: "X is Y. X is Y. X is Y.")."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        key = " ".join(sentence.lower().split())
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    return " ".join(kept)
+
+
+def _fraction(words: set[str], pool: set[str]) -> float:
+    return len(words & pool) / len(words) if words else 1.0
+
+
+@register("generator", "llm")
+class LLMGenerator(Component):
+    """Answers with ``[n]`` citations from retrieved contexts (RAG), or closed-book.
+
+    Args:
+        llm: the LLM config for ``ragkit.registry.build("llm", ...)``; default
+            ``{"type": "transformers", "model": "smollm2-135m"}``.
+        max_context_tokens: token budget (``llm.count_tokens``) for the numbered contexts.
+        max_new_tokens: generation budget per answer.
+        min_score: when set, a question whose best hit scores below it gets "I don't know."
+            without calling the LLM (the scale is the retriever's / reranker's).
+        cite: ``"auto"`` (model citations checked against the evidence, attributed when
+            missing), ``"model"`` (the model's in-range citations as is) or ``"off"``.
+        min_support: fraction of the answer's new content words one context must hold.
+        min_relevance: fraction of the question's content words that same context must hold.
+
+    Raises:
+        ValueError: an unknown ``cite`` mode or a threshold outside [0, 1].
+    """
+
+    def __init__(
+        self,
+        llm: dict[str, Any] | None = None,
+        max_context_tokens: int = 1536,
+        max_new_tokens: int = 160,
+        min_score: float | None = None,
+        cite: str = "auto",
+        min_support: float = 0.5,
+        min_relevance: float = 0.6,
+    ):
+        if cite not in _CITE_MODES:
+            raise ValueError(f"cite must be one of {_CITE_MODES}, got {cite!r}")
+        for name, value in (("min_support", min_support), ("min_relevance", min_relevance)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        self.llm = llm if llm is not None else {"type": "transformers", "model": "smollm2-135m"}
+        self.max_context_tokens = max_context_tokens
+        self.max_new_tokens = max_new_tokens
+        self.min_score = min_score
+        self.cite = cite
+        self.min_support = min_support
+        self.min_relevance = min_relevance
+        self._llm: Any = None
+
+    @property
+    def model(self) -> Any:
+        """The LLM component, built on first use."""
+        if self._llm is None:
+            self._llm = build("llm", self.llm)
+        return self._llm
+
+    def generate(self, questions: list[str], contexts: list[list[Hit]] | None = None) -> list[Answer]:
+        """Answer each question from its hits (RAG) or, with ``contexts=None``, closed-book.
+
+        Args:
+            questions: the questions.
+            contexts: per question, its hits in rank order (each with ``.chunk`` set); ``None``
+                answers closed-book (``Answer.mode == "closed-book"``).
+
+        Returns:
+            One ``Answer`` per question with text, citations, the hits given, metadata (packed
+            contexts, support, overrides) and ``timings["generate"]`` (seconds; the LLM's batch
+            time is shared equally among the questions it answered).
+
+        Raises:
+            ValueError: ``contexts`` and ``questions`` differ in length, or a hit has no chunk.
+            LLMError: the LLM failed.
+        """
+        if contexts is not None and len(contexts) != len(questions):
+            raise ValueError(f"got {len(questions)} questions but {len(contexts)} context lists; pass one list per question")
+        prepared, spent = [], []
+        for i, question in enumerate(questions):
+            t0 = time.perf_counter()
+            prepared.append(self._prepare(question, None if contexts is None else list(contexts[i])))
+            spent.append(time.perf_counter() - t0)
+        pending = [i for i, (_, convo, _) in enumerate(prepared) if convo is not None]
+        if pending:
+            t0 = time.perf_counter()
+            convos = [prepared[i][1] for i in pending]
+            texts = self.model.chat(convos, max_new_tokens=self.max_new_tokens, stop=prompts.STOP)
+            share = (time.perf_counter() - t0) / len(pending)
+            for i, text in zip(pending, texts):
+                t1 = time.perf_counter()
+                self._finish(prepared[i][0], text, prepared[i][2])
+                spent[i] += share + time.perf_counter() - t1
+        for (answer, _, _), seconds in zip(prepared, spent):
+            answer.timings["generate"] = seconds
+        return [answer for answer, _, _ in prepared]
+
+    # -- building the prompt -------------------------------------------------------------
+
+    def _prepare(
+        self, question: str, hits: list[Hit] | None
+    ) -> tuple[Answer, list[dict[str, str]] | None, list[str]]:
+        """The answer shell, the chat to send (``None``: decided without the LLM), packed texts."""
+        if hits is None:
+            answer = Answer(question=question, text="", mode="closed-book")
+            return answer, prompts.closed_book_messages(question), []
+        for h in hits:
+            if h.chunk is None:
+                raise ValueError(
+                    f"hit {h.chunk_id!r} has no chunk; the generator needs chunk text: retrieve "
+                    "with chunks attached (or fill Hit.chunk from the chunk store)"
+                )
+        answer = Answer(question=question, text="", hits=hits, mode="rag")
+        if not hits:
+            return self._idk(answer, "no_contexts"), None, []
+        best = max(h.score for h in hits)
+        if self.min_score is not None and best < self.min_score:
+            answer.metadata["best_score"] = best
+            return self._idk(answer, "low_score"), None, []
+        block, packed, truncated = self._pack(question, hits)
+        answer.metadata.update(packed=len(packed), truncated=truncated)
+        return answer, prompts.rag_messages(question, block), packed
+
+    def _budget(self, question: str) -> int:
+        """``max_context_tokens``, lowered if the prompt would not fit the model's window."""
+        llm = self.model
+        overhead = sum(llm.count_tokens(m["content"]) + 8 for m in prompts.rag_messages(question, ""))
+        room = llm.context_window - self.max_new_tokens - overhead
+        return max(0, min(self.max_context_tokens, room))
+
+    def _pack(self, question: str, hits: list[Hit]) -> tuple[str, list[str], bool]:
+        """Numbered context lines in rank order within the budget; the last one may be truncated.
+
+        Returns:
+            The context block, the packed lines' texts (what the model saw, by number - 1), and
+            whether the last one was truncated.
+        """
+        count = self.model.count_tokens
+        left = self._budget(question)
+        if left < _MIN_TRUNCATED_TOKENS:
+            raise ValueError(
+                f"only {left} tokens are left for contexts (max_context_tokens="
+                f"{self.max_context_tokens}, max_new_tokens={self.max_new_tokens}, context window "
+                f"{self.model.context_window}); raise max_context_tokens or lower max_new_tokens"
+            )
+        lines: list[str] = []
+        texts: list[str] = []
+        for n, hit in enumerate(hits, start=1):
+            chunk = hit.chunk
+            assert chunk is not None  # checked in _prepare
+            line = prompts.context_line(n, chunk)
+            cost = count(line) + 1  # + the newline
+            if cost <= left:
+                lines.append(line)
+                texts.append(chunk.text)
+                left -= cost
+                continue
+            words = chunk.text.split()
+            lo, hi = 0, len(words)  # the longest word prefix that fits
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if count(prompts.context_line(n, chunk, " ".join(words[:mid]) + " …")) + 1 <= left:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            if lo and left >= _MIN_TRUNCATED_TOKENS:
+                text = " ".join(words[:lo])
+                lines.append(prompts.context_line(n, chunk, text + " …"))
+                texts.append(text)
+                return "\n".join(lines), texts, True
+            break
+        return "\n".join(lines), texts, False
+
+    # -- checking the answer -------------------------------------------------------------
+
+    def _idk(self, answer: Answer, reason: str, model_text: str | None = None) -> Answer:
+        answer.text = prompts.IDK
+        answer.citations = []
+        answer.metadata["idk_reason"] = reason
+        if model_text is not None:
+            answer.metadata["model_text"] = model_text
+        return answer
+
+    def _finish(self, answer: Answer, text: str, contexts: list[str]) -> None:
+        text = _dedupe_sentences(text.strip())
+        if says_idk(text):
+            self._idk(answer, "model", text)
+            return
+        answer.text = text
+        if answer.mode == "closed-book":
+            return
+        q_words = content_words(answer.question)
+        a_words = content_words(_CITATION.sub(" ", text))
+        new_words = (a_words - q_words) or a_words
+        ctx_words = [content_words(c) for c in contexts]
+        support = [_fraction(new_words, w) for w in ctx_words]
+        relevance = [_fraction(q_words, w) for w in ctx_words]
+        grounded = [s >= self.min_support and r >= self.min_relevance for s, r in zip(support, relevance)]
+        best = max(range(len(ctx_words)), key=lambda i: (grounded[i], support[i] + relevance[i]), default=None)
+        if best is not None:
+            answer.metadata["grounding"] = {
+                "context": best + 1,
+                "support": round(support[best], 3),
+                "relevance": round(relevance[best], 3),
+            }
+        if not any(grounded):
+            self._idk(answer, "unsupported", text)
+            return
+        # Numbers are where a small model hallucinates most: each new one must be in a
+        # grounded context.
+        evidence = set().union(*(w for w, g in zip(ctx_words, grounded) if g))
+        missing = sorted(w for w in new_words if w[0].isdigit() and w not in evidence)
+        if missing:
+            answer.metadata["unsupported_numbers"] = missing
+            self._idk(answer, "unsupported", text)
+            return
+        if self.cite != "off":
+            answer.citations = self._cite(answer, text, new_words, ctx_words, grounded)
+
+    def _cite(
+        self, answer: Answer, text: str, new_words: set[str], ctx_words: list[set[str]], grounded: list[bool]
+    ) -> list[Citation]:
+        numbers = parse_citations(text)
+        in_range = [n for n in numbers if 1 <= n <= len(ctx_words)]
+        if len(in_range) < len(numbers):
+            answer.metadata["citations_out_of_range"] = [n for n in numbers if n not in in_range]
+        if self.cite == "auto":
+            kept = [n for n in in_range if new_words & ctx_words[n - 1]]
+            if len(kept) < len(in_range):
+                answer.metadata["citations_dropped"] = [n for n in in_range if n not in kept]
+            in_range = kept
+            if not in_range:
+                overlap = [len(new_words & w) if g else 0 for w, g in zip(ctx_words, grounded)]
+                top = max(overlap, default=0)
+                in_range = [n for n, o in enumerate(overlap, start=1) if top and o == top]
+                answer.metadata["citations_attributed"] = bool(in_range)
+        return [_citation(n, answer.hits[n - 1]) for n in in_range]
+
+
+def _citation(number: int, hit: Hit) -> Citation:
+    chunk = hit.chunk
+    assert chunk is not None
+    return Citation(
+        number=number,
+        chunk_id=chunk.id,
+        source=chunk.source,
+        page=chunk.page,
+        start_line=chunk.start_line,
+        end_line=chunk.end_line,
+        symbol=chunk.symbol,
+        heading=list(chunk.heading),
+    )

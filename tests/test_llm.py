@@ -1,0 +1,259 @@
+"""Tests for ragkit.llm: FakeLLM semantics, the real SmolLM2-135M backend, an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import ragkit.llm as llm_mod
+from ragkit.llm import FakeLLM, LLMError, OpenAICompatibleLLM, TransformersLLM, apply_stop
+from ragkit.registry import build
+
+
+# -- apply_stop / FakeLLM ------------------------------------------------------------------
+
+
+def test_apply_stop_cuts_at_earliest_stop_string():
+    assert apply_stop("one two. three\n\nfour", ["\n\n", "."]) == "one two"
+    assert apply_stop("no stop here", ["###"]) == "no stop here"
+    assert apply_stop("keep", None) == "keep"
+    assert apply_stop("keep", [""]) == "keep"
+
+
+def test_fake_list_cycles_in_order_and_records_calls():
+    fake = FakeLLM(responses=["a", "b"])
+    assert fake.complete(["p1", "p2", "p3"]) == ["a", "b", "a"]
+    assert fake.calls == ["p1", "p2", "p3"]
+
+
+def test_fake_dict_matches_first_substring_else_default():
+    fake = FakeLLM(responses={"capital": "Paris", "France": "Europe"}, default="?")
+    assert fake.complete(["the capital of France", "France only", "nothing"]) == ["Paris", "Europe", "?"]
+
+
+def test_fake_chat_renders_roles_and_applies_stop_and_budget():
+    fake = FakeLLM(responses={"user: hello": "one two three four. five"})
+    out = fake.chat([[{"role": "system", "content": "s"}, {"role": "user", "content": "hello"}]], stop=["."])
+    assert out == ["one two three four"]
+    assert fake.calls == ["system: s\nuser: hello"]
+    assert fake.chat([[{"role": "user", "content": "hello"}]], max_new_tokens=2) == ["one two"]
+
+
+def test_fake_fail_raises_llm_error():
+    fake = FakeLLM(fail=True)
+    with pytest.raises(LLMError):
+        fake.complete(["x"])
+    assert fake.calls == ["x"]
+
+
+def test_fake_counts_whitespace_tokens_and_config_excludes_state():
+    fake = build("llm", {"type": "fake", "responses": ["x"]})
+    assert fake.count_tokens("a b  c\nd") == 4
+    fake.complete(["p"])
+    assert fake.to_config() == {"type": "fake", "responses": ["x"], "default": "", "fail": False}
+
+
+def test_chat_rejects_malformed_messages():
+    with pytest.raises(ValueError, match="role"):
+        FakeLLM().chat([[{"content": "no role"}]])
+    with pytest.raises(ValueError, match="non-empty"):
+        FakeLLM().chat([[]])
+
+
+# -- TransformersLLM with the bundled SmolLM2-135M -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run the real model on one torch thread: on this 2-core, shared machine two threads spin
+    against other processes and run ~5x slower; restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def smol(one_thread) -> TransformersLLM:
+    return TransformersLLM(max_new_tokens=12)
+
+
+PROMPTS = ["The capital of France is", "Once upon a time, in a small village,", "1, 2, 3, 4,"]
+
+
+@pytest.fixture(scope="module")
+def greedy(smol) -> list[str]:
+    return smol.complete(PROMPTS)
+
+
+def test_transformers_greedy_is_deterministic(smol, greedy):
+    assert all(greedy), greedy
+    assert smol.complete(PROMPTS) == greedy
+
+
+def test_transformers_batched_equals_one_by_one(greedy):
+    one_by_one = TransformersLLM(batch_size=1, max_new_tokens=12)
+    assert [one_by_one.complete([p])[0] for p in PROMPTS] == greedy
+
+
+def test_transformers_chat_answers_and_stop_strings_cut(smol):
+    conv = [[{"role": "user", "content": "Count from 1 to 10, separated by commas."}]]
+    full = smol.chat(conv, max_new_tokens=24)[0]
+    assert "5" in full, full
+    stopped = smol.chat(conv, max_new_tokens=24, stop=["5"])[0]
+    assert stopped == full[: full.index("5")].strip()
+    capital = smol.chat([[{"role": "user", "content": "What is the capital of France?"}]], max_new_tokens=10)
+    assert "Paris" in capital[0]
+    assert "<|im_end|>" not in full and "<|im_start|>" not in full
+
+
+def test_transformers_sampling_is_seeded(smol):
+    a = TransformersLLM(temperature=1.0, seed=3).complete(PROMPTS[:2], max_new_tokens=8)
+    b = TransformersLLM(temperature=1.0, seed=3).complete(PROMPTS[:2], max_new_tokens=8)
+    c = TransformersLLM(temperature=1.0, seed=4).complete(PROMPTS[:2], max_new_tokens=8)
+    assert a == b
+    assert a != c  # another seed samples another continuation
+
+
+def test_transformers_counts_tokens_and_rejects_overlong_prompt(smol):
+    assert 0 < smol.count_tokens("hello world") <= 3
+    assert smol.context_window >= 2048
+    with pytest.raises(ValueError, match="context window"):
+        smol.complete(["word " * 20], max_new_tokens=smol.context_window)
+
+
+# -- OpenAICompatibleLLM against a loopback server -----------------------------------------
+
+
+class _Server:
+    """A loopback HTTP server whose behaviour the test picks: ok, slow, garbage, 500-then-ok, 400."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.requests: list[tuple[str, dict, dict]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                payload = json.loads(body)
+                outer.requests.append((self.path, payload, dict(self.headers)))
+                if outer.mode == "slow":
+                    time.sleep(0.6)
+                if outer.mode == "flaky" and len(outer.requests) == 1 or outer.mode == "500":
+                    return self._send(500, b"overloaded")
+                if outer.mode == "400":
+                    return self._send(400, b'{"error": "unknown model"}')
+                if outer.mode == "garbage":
+                    return self._send(200, b"<html>not json</html>")
+                if outer.mode == "nochoices":
+                    return self._send(200, b'{"id": "x"}')
+                if self.path.endswith("/chat/completions"):
+                    last = payload["messages"][-1]["content"]
+                    data = {"choices": [{"message": {"role": "assistant", "content": f"echo: {last}###tail"}}]}
+                else:
+                    data = {"choices": [{"text": f" echo: {payload['prompt']}"}]}
+                self._send(200, json.dumps(data).encode())
+
+            def _send(self, code, body):
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out first
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(llm_mod, "_BACKOFF_S", 0.01)
+
+
+def test_openai_chat_and_complete_roundtrip(monkeypatch):
+    monkeypatch.setenv("RAGKIT_TEST_KEY", "sk-test")
+    with _Server("ok") as srv:
+        llm = OpenAICompatibleLLM(base_url=srv.url + "/v1/", model="m1", api_key_env="RAGKIT_TEST_KEY", timeout=5)
+        out = llm.chat([[{"role": "user", "content": "hi"}], [{"role": "user", "content": "yo"}]], max_new_tokens=7, stop=["###"])
+        assert out == ["echo: hi", "echo: yo"]
+        assert llm.complete(["abc"]) == ["echo: abc"]
+    path, payload, headers = srv.requests[0]
+    assert path == "/v1/chat/completions"
+    assert payload["model"] == "m1" and payload["max_tokens"] == 7 and payload["stop"] == ["###"]
+    assert payload["temperature"] == 0.0 and payload["seed"] == 0
+    assert headers["Authorization"] == "Bearer sk-test"
+    assert srv.requests[2][0] == "/v1/completions" and srv.requests[2][1]["max_tokens"] == 256
+    assert llm.count_tokens("x" * 10) == 3
+    assert llm.to_config()["context_window"] == 8192
+
+
+def test_openai_timeout_retries_then_raises():
+    with _Server("slow") as srv:
+        llm = OpenAICompatibleLLM(base_url=srv.url, model="m", timeout=0.2, max_retries=2)
+        t0 = time.perf_counter()
+        with pytest.raises(LLMError, match="3 attempt.*timed out"):
+            llm.chat([[{"role": "user", "content": "hi"}]])
+        assert time.perf_counter() - t0 < 3.0
+    assert len(srv.requests) == 3
+
+
+def test_openai_retries_5xx_then_succeeds():
+    with _Server("flaky") as srv:
+        llm = OpenAICompatibleLLM(base_url=srv.url, model="m", timeout=5, max_retries=1)
+        assert llm.complete(["q"]) == ["echo: q"]
+    assert len(srv.requests) == 2
+
+
+def test_openai_persistent_5xx_raises_with_status():
+    with _Server("500") as srv:
+        llm = OpenAICompatibleLLM(base_url=srv.url, model="m", timeout=5, max_retries=1)
+        with pytest.raises(LLMError, match="HTTP 500"):
+            llm.complete(["q"])
+    assert len(srv.requests) == 2
+
+
+def test_openai_client_error_is_not_retried():
+    with _Server("400") as srv:
+        llm = OpenAICompatibleLLM(base_url=srv.url, model="nope", timeout=5, max_retries=3)
+        with pytest.raises(LLMError, match="HTTP 400.*'nope'"):
+            llm.complete(["q"])
+    assert len(srv.requests) == 1
+
+
+@pytest.mark.parametrize("mode,match", [("garbage", "not JSON"), ("nochoices", "choices")])
+def test_openai_malformed_responses_raise(mode, match):
+    with _Server(mode) as srv:
+        llm = OpenAICompatibleLLM(base_url=srv.url, model="m", timeout=5)
+        with pytest.raises(LLMError, match=match):
+            llm.chat([[{"role": "user", "content": "hi"}]])
+
+
+def test_openai_connection_refused_raises_after_retries():
+    with _Server("ok") as srv:
+        url = srv.url
+    llm = OpenAICompatibleLLM(base_url=url, model="m", timeout=0.5, max_retries=1)
+    with pytest.raises(LLMError, match="2 attempt.*connection failed"):
+        llm.complete(["q"])
