@@ -15,8 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Iterable
+
+import numpy as np
 
 __all__ = ["STOPWORDS_EN", "Analyzer"]
 
@@ -73,7 +76,7 @@ class Analyzer:
                 raise ValueError(
                     f"unknown stemmer {stemmer!r}; choose one of {sorted(Stemmer.algorithms())} or None"
                 ) from None
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, list[str]] = {}  # raw word -> its terms
 
     def config(self) -> dict[str, Any]:
         """The settings, as stored in an index manifest."""
@@ -83,33 +86,55 @@ class Analyzer:
             "split_identifiers": self.split_identifiers,
         }
 
-    def _words(self, text: str) -> list[str]:
-        words = []
-        for word in _WORD.findall(text):
-            if word.strip("_") == "":
-                continue
-            words.append(word.lower())
-            if self.split_identifiers and ("_" in word or _CAMEL.search(word)):
-                parts = [p for piece in word.split("_") if piece for p in _CAMEL_SPLIT.split(piece)]
-                if parts != [word]:
-                    words.extend(p.lower() for p in parts)
-        return words
+    def _terms_of(self, word: str) -> list[str]:
+        """The terms one raw word contributes (itself, plus identifier parts), analyzed."""
+        if not word.strip("_"):
+            return []
+        words = [word.lower()]
+        if self.split_identifiers and ("_" in word or _CAMEL.search(word)):
+            parts = [p for piece in word.split("_") if piece for p in _CAMEL_SPLIT.split(piece)]
+            if parts != [word]:
+                words.extend(p.lower() for p in parts)
+        stem = self._stem_word
+        return [stem(w) if stem is not None else w for w in words if w not in self._stop]
 
     def __call__(self, text: str) -> list[str]:
         """Index terms of ``text``, in order (repeats kept: they are term frequencies)."""
-        terms = []
-        cache, stop, stem = self._cache, self._stop, self._stem_word
-        for word in self._words(text):
-            if word in stop:
-                continue
-            term = cache.get(word)
-            if term is None:
-                term = stem(word) if stem is not None else word
+        terms: list[str] = []
+        cache = self._cache
+        for word in _WORD.findall(text):
+            found = cache.get(word)
+            if found is None:
+                found = self._terms_of(word)
                 if len(cache) < 2_000_000:
-                    cache[word] = term
-            terms.append(term)
+                    cache[word] = found
+            terms.extend(found)
         return terms
 
     def many(self, texts: Iterable[str]) -> list[list[str]]:
         """``[self(t) for t in texts]``."""
         return [self(t) for t in texts]
+
+    def term_ids(self, texts: Iterable[str], vocab: dict[str, int]) -> list[np.ndarray]:
+        """Analyze ``texts`` straight into int32 term-id arrays, adding new terms to ``vocab``.
+
+        Equivalent to mapping ``self.many(texts)`` through ``vocab`` but with one lookup per
+        word (a per-call cache from raw word to its term ids): the fast path for indexing.
+        """
+        cache: dict[str, tuple[int, ...]] = {}
+        lookup, chain = cache.__getitem__, itertools.chain.from_iterable
+        flat: list[int] = []
+        ends: list[int] = []
+        for text in texts:
+            words = _WORD.findall(text)
+            start = len(flat)
+            try:
+                flat.extend(chain(map(lookup, words)))
+            except KeyError:  # new words: analyze them once, then map the whole text again
+                del flat[start:]
+                for word in words:
+                    if word not in cache:
+                        cache[word] = tuple(vocab.setdefault(t, len(vocab)) for t in self._terms_of(word))
+                flat.extend(chain(map(lookup, words)))
+            ends.append(len(flat))
+        return np.split(np.asarray(flat, dtype=np.int32), ends[:-1]) if ends else []

@@ -173,3 +173,22 @@ def test_bad_arguments_are_clear_errors():
         BM25Index().add(["a", "a"], ["x", "y"])
     with pytest.raises(ValueError, match="2 ids but 1 texts"):
         BM25Index().add(["a", "b"], ["x"])
+
+
+@pytest.mark.parametrize("method", ["lucene", "robertson", "atire", "bm25l", "bm25+"])
+def test_vectorised_score_matrix_equals_bm25s_own_indexing(method):
+    import bm25s
+
+    ours = _index(method=method, k1=1.1, b=0.6)
+    engine = ours.engine
+    vocab = dict(engine.vocab_dict)
+    reference = bm25s.BM25(method=method, k1=1.1, b=0.6)
+    reference.index(([[vocab[t] for t in d] for d in ours.analyzer.many(DOCS)], vocab),
+                    create_empty_token=False, show_progress=False)
+    for key in ("indptr", "indices"):
+        np.testing.assert_array_equal(engine.scores[key], reference.scores[key])
+    np.testing.assert_allclose(engine.scores["data"], reference.scores["data"], rtol=1e-6, atol=1e-7)
+    if reference.nonoccurrence_array is None:
+        assert engine.nonoccurrence_array is None
+    else:
+        np.testing.assert_allclose(engine.nonoccurrence_array, reference.nonoccurrence_array, rtol=1e-6)
