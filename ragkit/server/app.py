@@ -150,6 +150,29 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     return 422, "invalid request: " + "; ".join(parts)
 
 
+def _stage_type(config: Any) -> str | None:
+    if config is None or isinstance(config, str):
+        return config
+    return config.get("type") if isinstance(config, dict) else type(config).__name__
+
+
+def _describe(pipeline: Pipeline) -> dict[str, Any]:
+    """What /health shows: the index's name and each stage's type (no paths, URLs or settings)."""
+    generator = pipeline.generator or {"type": "llm"}
+    llm = generator.get("llm") if isinstance(generator, dict) else None
+    return {
+        "index": None if pipeline.index is None else Path(pipeline.index).name,
+        "pipeline": {
+            "rewriter": _stage_type(pipeline.rewriter),
+            "retriever": _stage_type(pipeline.retriever) if pipeline.index is not None else None,
+            "reranker": _stage_type(pipeline.reranker),
+            "generator": _stage_type(generator),
+            "llm": _stage_type(llm) if llm is not None else None,
+            "k": pipeline.k,
+        },
+    }
+
+
 def _check_pipeline(pipeline: Pipeline) -> None:
     """Fail at startup, not at the first question, on a missing index or a bad stage config."""
     if pipeline.index is not None:
@@ -205,6 +228,7 @@ def create_app(
         if state["executor"] is not None:
             state["executor"].shutdown(wait=False, cancel_futures=True)
             state["executor"] = None
+        feedback.close()
 
     app = FastAPI(title="ragkit", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.pipeline = pipeline
@@ -230,14 +254,11 @@ def create_app(
             return _error(413, f"request body over {MAX_BODY_BYTES // 1024} KiB; questions are limited to {max_question_chars} characters")
         return await call_next(request)
 
+    summary = _describe(pipeline)
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "index": pipeline.index,
-            "pipeline": pipeline.to_config(),
-            "asks_pending": state["pending"],
-        }
+        return {"status": "ok", **summary, "asks_pending": state["pending"]}
 
     def answer_one(question: str, mode: str, queued_at: float) -> tuple[Answer, float]:
         waited = time.perf_counter() - queued_at

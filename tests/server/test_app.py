@@ -27,12 +27,13 @@ def _no_trace(response) -> None:
     assert "Traceback" not in response.text and 'File "' not in response.text
 
 
-def test_health(client) -> None:
+def test_health(client, demo_index: Path) -> None:
     r = client.get("/health")
     assert r.status_code == 200
     data = r.json()
     assert data["status"] == "ok" and data["asks_pending"] == 0
-    assert data["pipeline"]["retriever"] == "bm25"
+    assert data["pipeline"]["retriever"] == "bm25" and data["pipeline"]["llm"] == "fake"
+    assert data["index"] == demo_index.name and str(demo_index.parent) not in r.text  # no server paths
 
 
 def test_ask_returns_answer_with_citations_sources_and_timings(client, feedback_db: Path, demo_qa) -> None:

@@ -112,3 +112,32 @@ def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
     assert len(rows) == threads * per_thread * 2
     assert len({r.id for r in rows}) == len(rows)
     assert sum(1 for r in rows if r.chunk_id is None) == threads * per_thread
+
+
+def test_one_log_shared_by_threads_loses_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "fb.sqlite"
+    log = _log_with_answer(path)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                log.add_feedback("a1", rating=1, marks=[("c2", False)])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == [] and log.count() == 8 * 50 * 2
+
+
+def test_close_checkpoints_and_a_later_call_reconnects(tmp_path: Path) -> None:
+    path = tmp_path / "fb.sqlite"
+    with _log_with_answer(path) as log:
+        log.add_feedback("a1", rating=-1)
+    assert log.count() == 1  # reopened after close
+    log.close()
+    assert [r.rating for r in read_feedback(path)] == [-1]
