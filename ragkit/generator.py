@@ -170,6 +170,10 @@ class LLMGenerator(Component):
             self._llm = build("llm", self.llm)
         return self._llm
 
+    def use_llm(self, llm: Any) -> None:
+        """Use an already built LLM object (shared with a rewriter or reranker, or a test double)."""
+        self._llm = llm
+
     def generate(self, questions: list[str], contexts: list[list[Hit]] | None = None) -> list[Answer]:
         """Answer each question from its hits (RAG) or, with ``contexts=None``, closed-book.
 

@@ -76,6 +76,8 @@ class LLM(Component):
 
         Raises:
             LLMError: the backend failed (after retries, for remote backends).
+            ValueError: malformed input, or (local backend) a prompt that does not fit the
+                context window with ``max_new_tokens``.
         """
         raise NotImplementedError
 
@@ -97,6 +99,8 @@ class LLM(Component):
 
         Raises:
             LLMError: the backend failed (after retries, for remote backends).
+            ValueError: malformed input, or (local backend) a prompt that does not fit the
+                context window with ``max_new_tokens``.
         """
         raise NotImplementedError
 

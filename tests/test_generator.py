@@ -1,7 +1,7 @@
 """Tests for ragkit.generator: prompt building, budget packing, citations, "I don't know" decisions.
 
 Deterministic behaviour is tested with FakeLLM; the last test runs the real SmolLM2-135M on a
-small corpus made here (~13 s on one CPU thread).
+small corpus made here (marked slow: 8-20 s on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -230,6 +230,14 @@ def test_errors_are_clear():
         failing.generate([Q], [hits(REACTOR)])
 
 
+def test_use_llm_injects_a_built_llm():
+    shared = FakeLLM(responses=["It was commissioned in 1987."])
+    gen = LLMGenerator()  # its transformers config is never built
+    gen.use_llm(shared)
+    assert gen.generate([Q], [hits(REACTOR)])[0].text == "It was commissioned in 1987."
+    assert len(shared.calls) == 1
+
+
 def test_config_round_trips_and_llm_is_lazy():
     gen = LLMGenerator(max_context_tokens=512, min_score=0.1)
     config = gen.to_config()
@@ -262,8 +270,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # ~8-20 s on this shared 2-core machine, prompt prefill of 3 x ~450 tokens
 def test_smollm2_answers_with_citation_and_abstains_when_unanswerable(one_thread):
-    gen = LLMGenerator()
+    gen = LLMGenerator(max_new_tokens=48)  # one-sentence answers; caps a runaway loop
     questions = [Q, "Who designed the Zorblat reactor?", "What is the population of Tromsø?"]
     answers = gen.generate(questions, [hits(*CORPUS)] * 3)  # the fact is in context [2], not [1]
     fact = answers[0]
