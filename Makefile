@@ -7,14 +7,19 @@ export RAGAS_DO_NOT_TRACK ?= true
 
 VENV ?= .venv
 
-.PHONY: install demo test test-fast bench
+.PHONY: install browser demo test test-fast
 install:
 	scripts/bootstrap.sh
 
 demo: install
 	$(VENV)/bin/ragkit demo
 
-test: install
+# The browser test needs Debian's chromium + chromedriver: installed when we can (root + apt-get);
+# elsewhere the test is skipped with the install command, except under CI, where it must run.
+browser:
+	scripts/install-browser.sh || [ -z "$$CI" ]
+
+test: install browser
 	$(VENV)/bin/python -m pytest
 
 test-fast: install

@@ -12,7 +12,10 @@ from typing import Callable
 
 import typer
 
+from ragkit.commands.demo import demo_cmd
+from ragkit.commands.index import eval_retrieval_cmd, index_cmd, search_cmd
 from ragkit.commands.ingest import ingest_cmd, inspect_cmd
+from ragkit.commands.serve import ask_cmd, chat_cmd, serve_cmd
 
 app = typer.Typer(
     name="ragkit",
@@ -44,8 +47,15 @@ def _register(name: str, command: Callable) -> None:
     app.command(name)(friendly(command))
 
 
+_register("demo", demo_cmd)
 _register("ingest", ingest_cmd)
 _register("inspect", inspect_cmd)
+_register("index", index_cmd)
+_register("search", search_cmd)
+_register("eval-retrieval", eval_retrieval_cmd)
+_register("ask", ask_cmd)
+_register("chat", chat_cmd)
+_register("serve", serve_cmd)
 
 
 def main() -> None:
