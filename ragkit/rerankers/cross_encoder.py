@@ -1,0 +1,78 @@
+"""Cross-encoder reranker: a sentence-transformers ``CrossEncoder`` scores each (query, passage).
+
+Any local CrossEncoder directory works, including one trained by ``ragkit.tuning.reranker``
+(no cross-encoder ships offline, so ragkit trains its own). All pairs of a batch of queries are
+scored in one ``predict`` call; the model loads on first use.
+
+References: Nogueira & Cho 2019, "Passage Re-ranking with BERT"; Reimers & Gurevych 2019,
+"Sentence-BERT" (the sentence-transformers CrossEncoder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragkit.registry import register
+from ragkit.rerankers.base import Reranker, check_batch, hit_text, ranked
+from ragkit.types import Hit
+
+__all__ = ["CrossEncoderReranker"]
+
+
+@register("reranker", "cross-encoder")
+class CrossEncoderReranker(Reranker):
+    """Rerank with a cross-encoder model.
+
+    Args:
+        model: a CrossEncoder directory (e.g. the output of ``RerankerTuner``), or a hub id
+            when online.
+        batch_size: (query, passage) pairs per forward pass.
+        max_length: tokens per pair (longer pairs are truncated); ``None``: the model's own.
+        device: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
+
+    Raises:
+        ValueError: no model given.
+
+    Example:
+        >>> build("reranker", {"type": "cross-encoder", "model": "runs/reranker"})  # doctest: +SKIP
+    """
+
+    cli_arg = "model"
+
+    def __init__(self, model: str | None = None, batch_size: int = 32, max_length: int | None = 512, device: str | None = None):
+        if not model:
+            raise ValueError(
+                "the cross-encoder reranker needs model=DIR: a CrossEncoder directory, e.g. one "
+                "trained with ragkit's reranker tuning (ragkit.tuning.reranker)"
+            )
+        self.model = str(model)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.device = device
+
+    def _load(self) -> Any:
+        loaded = getattr(self, "_model", None)
+        if loaded is None:
+            from sentence_transformers import CrossEncoder
+
+            from ragkit.models import device, resolve
+
+            loaded = self._model = CrossEncoder(resolve(self.model), max_length=self.max_length, device=device(self.device))
+        return loaded
+
+    def score(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """The model's relevance score of each (query, passage) pair (higher is more relevant)."""
+        if not pairs:
+            return []
+        scores = self._load().predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
+        return [float(s) for s in scores.reshape(len(pairs), -1)[:, -1]]
+
+    def rerank(self, queries: list[str], hits: list[list[Hit]], k: int) -> list[list[Hit]]:
+        check_batch(queries, hits)
+        pairs = [(q, hit_text(h)) for q, hs in zip(queries, hits) for h in hs]
+        scores = self.score(pairs)
+        out, start = [], 0
+        for hs in hits:
+            out.append(ranked(hs, scores[start : start + len(hs)], k, "cross-encoder"))
+            start += len(hs)
+        return out
