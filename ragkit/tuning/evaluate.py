@@ -1,9 +1,8 @@
 """Before/after evaluation for tuners: dense retrieval and reranking runs scored with trec_eval measures.
 
 A ``RetrievalTask`` is queries + corpus + qrels (+ optional first-stage candidates for
-reranking). Runs are ``{query_id: {doc_id: score}}`` and are scored by
-``ragkit.eval.retrieval`` when available (trec_eval-exact via pytrec_eval), else by
-pytrec_eval directly with the same measures.
+reranking). Runs are ``{query_id: {doc_id: score}}`` and are scored by ``ragkit.eval.retrieval.evaluate``
+(trec_eval-exact via pytrec_eval; queries without a run score 0).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from ragkit.tuning.data import QAPair
 __all__ = ["RetrievalTask", "task_from_pairs", "retrieval_metrics", "dense_run", "rerank_run", "bm25_run", "token_f1"]
 
 Run = dict[str, dict[str, float]]
-MEASURES = {"ndcg@10": "ndcg_cut_10", "recall@10": "recall_10", "recall@100": "recall_100", "mrr": "recip_rank", "map": "map"}
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map")
 
 
 @dataclass
@@ -63,17 +62,12 @@ def task_from_pairs(pairs: list[QAPair], corpus: Any) -> RetrievalTask:
 
 
 def retrieval_metrics(run: Run, qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    """Mean nDCG@10, recall@10, recall@100, MRR and MAP of ``run`` over the judged queries (trec_eval)."""
-    import pytrec_eval
+    """Mean nDCG@10, recall@10, recall@100, MRR@10 and MAP of ``run`` over every judged query (trec_eval)."""
+    from ragkit.eval.retrieval import evaluate
 
-    judged = {q: {d: int(r) for d, r in rel.items()} for q, rel in qrels.items() if q in run}
-    if not judged:
+    if not any(q in run for q in qrels):
         raise ValueError("the run has no query that the qrels judge; check the query ids")
-    evaluator = pytrec_eval.RelevanceEvaluator(judged, set(MEASURES.values()))
-    per_query = evaluator.evaluate({q: {d: float(s) for d, s in run[q].items()} for q in judged})
-    # trec_eval averages over judged queries; a judged query absent from the run scores 0.
-    n = len(qrels)
-    return {name: round(sum(m[measure] for m in per_query.values()) / n, 6) for name, measure in MEASURES.items()}
+    return {m: round(v, 6) for m, v in evaluate(qrels, run, METRICS)["aggregate"].items()}
 
 
 def _top(scores: Any, ids: list[str], k: int) -> dict[str, float]:

@@ -69,10 +69,8 @@ def dense_candidates(
 
 
 def _retriever_candidates(queries: list[str], docs: list[CorpusDoc], depth: int, retriever: Any) -> list[list[int]]:
-    from ragkit.types import Query
-
     position = {d.id: i for i, d in enumerate(docs)}
-    hits = retriever.retrieve([Query(q) for q in queries], depth)
+    hits = retriever.retrieve(queries, k=depth)
     return [[position[h.chunk_id] for h in row if h.chunk_id in position] for row in hits]
 
 
@@ -98,8 +96,9 @@ def mine_hard_negatives(
         skip_top: candidates skipped at the top of each ranking (guards against unlabelled
             positives ranked first).
         exclude_same_source: skip passages from the pair's own source document.
-        retriever: any ragkit retriever (``retrieve(queries, k) -> list[list[Hit]]``) whose
-            hit ids are ``corpus`` ids; overrides ``method``.
+        retriever: any ragkit retriever (``retrieve(texts, k=...) -> list[list[Hit]]``) whose
+            hit ids are ``corpus`` ids (e.g. ``build("retriever", {"type": "bm25", "index": dir})``
+            over the index the corpus comes from); overrides ``method``.
         embed: ``texts -> (n, d) array`` for ``method="dense"``; default normalised MiniLM.
 
     Returns:

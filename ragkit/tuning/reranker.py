@@ -17,6 +17,7 @@ Anand et al., 2023, "Context Aware Query Rewriting for Text Rankers using LLM" (
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,10 @@ class RerankerTuner(Component):
 
         from ragkit.models import device, resolve
 
+        started = time.perf_counter()
         pairs, car_stats = self.rewrite(train)
+        if car_stats is not None:
+            car_stats = dict(car_stats, seconds=round(time.perf_counter() - started, 2))
         dataset = self._dataset(pairs)
         set_seed(self.seed)
         model = CrossEncoder(resolve(self.base), num_labels=1, max_length=self.max_length, device=device(self.device))
@@ -206,7 +210,9 @@ class RerankerTuner(Component):
                     disable_tqdm=not self.progress,
                     use_cpu=model.device.type == "cpu",
                 )
+                started = time.perf_counter()
                 output = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss).train()
+                run.record["train_time_s"] = round(time.perf_counter() - started, 2)
             run.record["train_loss"] = float(output.training_loss)
             run.record["train_steps"] = int(output.global_step)
             if task is not None:

@@ -16,6 +16,7 @@ Adaptation of Large Language Models".
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,9 @@ class RetrieverTuner(Component):
                     dataloader_drop_last=False,
                 )
                 trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+                started = time.perf_counter()
                 output = trainer.train()
+                run.record["train_time_s"] = round(time.perf_counter() - started, 2)
             if self.lora:
                 module.model = module.model.merge_and_unload()
             run.record["train_loss"] = float(output.training_loss)

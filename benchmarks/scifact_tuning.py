@@ -1,0 +1,200 @@
+"""SciFact: fine-tuned retriever vs base MiniLM, and trained rerankers (plain vs CAR) over BM25.
+
+Training data are SciFact's real training claims (``claims_train.csv``: 809 claims, 919
+claim-document pairs from ``cited_doc_ids``); evaluation is BEIR's SciFact test split (300
+claims, ``qrels-test.tsv``), scored with ``ragkit.eval.retrieval`` (trec_eval-exact). Rows:
+
+- BM25 (ragkit's bm25 index, ``ragkit.eval.beir.evaluate_beir``);
+- MiniLM base vs MiniLM fine-tuned (``RetrieverTuner``: MNRL, no-duplicate batches);
+- BM25 top-``depth`` reranked by a cross-encoder trained from MiniLM on the training claims with
+  BM25 hard negatives (``RerankerTuner``), with the training queries as they are (plain) or
+  rewritten by CAR (SmolLM2-135M, ambiguous claims only);
+
+plus the published reference numbers (BEIR paper / MTEB). Each training run's wall time on this
+machine is in the table; JSON goes to ``benchmarks/results/scifact_tuning.json``.
+
+    .venv/bin/python benchmarks/scifact_tuning.py [--data ../shared/data/scifact] [--depth 20]
+
+The data stay where they are (CC BY-NC 4.0, evaluation use only); models and indexes go to
+``--work`` (default ``~/.cache/ragkit/bench/scifact-tuning``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import re
+import time
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+console = Console(width=150)
+
+PUBLISHED = {
+    "BM25 (BEIR paper, Elasticsearch)": 0.665,
+    "all-MiniLM-L6-v2 dense (MTEB)": 0.6451,
+    "BM25 top-100 + ms-marco-MiniLM-L-6 cross-encoder (BEIR paper)": 0.688,
+}
+
+
+def train_pairs(data: Path, corpus: dict[str, str]):
+    """One QAPair per (training claim, cited document); the claim's other cited docs are extra contexts."""
+    from ragkit.tuning.data import QAPair
+
+    with zipfile.ZipFile(data / "scifact.zip") as zf:
+        name = next(n for n in zf.namelist() if n.endswith("claims_train.csv"))
+        rows = list(csv.DictReader(io.TextIOWrapper(zf.open(name), encoding="utf-8")))
+    cited: dict[str, tuple[str, list[str]]] = {}
+    for row in rows:
+        ids = [d for d in re.findall(r"\d+", row["cited_doc_ids"]) if d in corpus]
+        claim, seen = cited.setdefault(row["id"], (row["claim"], []))
+        seen.extend(d for d in ids if d not in seen)
+    pairs = []
+    for qid, (claim, ids) in cited.items():
+        for d in ids:
+            others = [corpus[o] for o in ids if o != d]
+            pairs.append(QAPair(question=claim, chunk_id=d, source=d, contexts=[corpus[d]] + others,
+                                metadata={"claim_id": qid}))
+    return pairs
+
+
+def _machine(device: str | None) -> str:
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    return f"CPU {platform.machine()}, {os.cpu_count()} cores"
+
+
+def _subset(test, train, n: int):
+    """A small slice for smoke tests: n test claims, n training pairs, their docs + 500 others."""
+    import random
+
+    from ragkit.eval.beir import BeirDataset
+
+    qids = sorted(test.queries)[:n]
+    train = train[:n]
+    keep = {d for q in qids for d in test.qrels[q]} | {p.chunk_id for p in train}
+    keep |= set(random.Random(0).sample(sorted(test.corpus), 500))
+    small = BeirDataset(name=test.name, corpus={d: test.corpus[d] for d in sorted(keep)},
+                        queries={q: test.queries[q] for q in qids}, qrels={q: test.qrels[q] for q in qids})
+    texts = {c.id: c.text for c in small.chunks()}
+    for p in train:
+        p.contexts = [t for t in p.contexts if t in texts.values()] or [texts[p.chunk_id]]
+    return small, train
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "ragkit" / "bench" / "scifact-tuning")
+    ap.add_argument("--depth", type=int, default=20, help="BM25 candidates reranked per query (BEIR paper: 100)")
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--reranker-epochs", type=float, default=1.0)
+    ap.add_argument("--negatives", type=int, default=3, help="BM25 hard negatives per pair for the reranker")
+    ap.add_argument("--stages", default="retriever,reranker,car")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--minilm", default="minilm", help="base encoder for the retriever and the rerankers")
+    ap.add_argument("--llm", default="smollm2-135m", help="CAR's rewriting LLM")
+    ap.add_argument("--out", type=Path, default=RESULTS / "scifact_tuning.json")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="smoke test: this many test claims and training pairs, a corpus cut to ~500 docs")
+    args = ap.parse_args()
+    stages = set(args.stages.split(","))
+
+    from ragkit.eval.beir import evaluate_beir, load_beir
+    from ragkit.eval.retrieval import read_run
+    from ragkit.tuning.evaluate import RetrievalTask, retrieval_metrics
+    from ragkit.tuning.negatives import mine_hard_negatives
+    from ragkit.tuning.reranker import RerankerTuner
+    from ragkit.tuning.retriever import RetrieverTuner
+
+    out_path = args.out
+    results = json.loads(out_path.read_text()) if out_path.is_file() else {}
+
+    test = load_beir(args.data, "test")
+    corpus = {c.id: c.text for c in test.chunks()}
+    train = train_pairs(args.data, corpus)
+    if args.limit:
+        test, train = _subset(test, train, args.limit)
+        corpus = {c.id: c.text for c in test.chunks()}
+        args.work = args.work / f"limit{args.limit}"
+        out_path = args.work / "scifact_tuning.json"
+        results = {}
+    results.update({"machine": _machine(args.device), "depth": args.depth,
+                    "published_ndcg@10": PUBLISHED})
+    rows = results.setdefault("rows", {})
+    args.work.mkdir(parents=True, exist_ok=True)
+    console.print(f"SciFact: {len(corpus)} docs, {len(test.queries)} test claims, {len(train)} training pairs")
+
+    t = time.perf_counter()
+    bm25 = evaluate_beir(test, args.work / "index-bm25", {"bm25": {"type": "bm25"}}, k=100,
+                         metrics=("ndcg@10", "recall@10", "recall@100", "mrr@10", "map"), runs_dir=args.work / "runs")
+    rows["BM25 (ragkit bm25 index)"] = {**bm25["bm25"]["aggregate"], "train_s": 0.0, "wall_s": round(time.perf_counter() - t, 1)}
+    bm25_run = read_run(bm25["bm25"]["run_file"])
+    candidates = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run.items()}
+    task = RetrievalTask(queries=test.queries, corpus=corpus, qrels=test.qrels, candidates=candidates)
+    rows[f"BM25 top-{args.depth} (candidates)"] = retrieval_metrics(
+        {q: {d: float(args.depth - i) for i, d in enumerate(c[: args.depth])} for q, c in candidates.items()}, test.qrels)
+
+    def save() -> None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(results, indent=2, sort_keys=True))
+
+    if "retriever" in stages:
+        tuner = RetrieverTuner(base=args.minilm, epochs=args.epochs, batch_size=32, learning_rate=2e-5,
+                               max_seq_length=256, device=args.device)
+        t = time.perf_counter()
+        res = tuner.fit(train, args.work / "retriever", evaluation=task)
+        wall = round(time.perf_counter() - t, 1)
+        rows["MiniLM dense (base)"] = {**res.metrics_before, "train_s": 0.0}
+        rows["MiniLM dense fine-tuned (MNRL)"] = {**res.metrics_after, "train_s": res.record["train_time_s"], "wall_s": wall}
+        results["retriever_record"] = res.record
+        save()
+
+    if stages & {"reranker", "car"}:
+        mined = mine_hard_negatives(train, corpus, n=args.negatives, method="bm25", depth=30)
+        for label, rewrite in (("plain", "none"), ("CAR", "car")):
+            if (label == "plain" and "reranker" not in stages) or (label == "CAR" and "car" not in stages):
+                continue
+            tuner = RerankerTuner(
+                base=args.minilm, epochs=args.reranker_epochs, batch_size=32, learning_rate=3e-5, max_length=256,
+                negatives=args.negatives, query_rewrite=rewrite, eval_depth=args.depth, device=args.device,
+                llm={"type": "transformers", "model": args.llm, "max_new_tokens": 48, "batch_size": 16},
+            )
+            t = time.perf_counter()
+            res = tuner.fit(mined, args.work / f"reranker-{label.lower()}", evaluation=task)
+            wall = round(time.perf_counter() - t, 1)
+            train_s = res.record["train_time_s"] + (res.record["car"] or {}).get("seconds", 0.0)
+            rows[f"BM25 top-{args.depth} + reranker ({label})"] = {**res.metrics_after, "train_s": round(train_s, 1), "wall_s": wall}
+            results[f"reranker_{label.lower()}_record"] = res.record
+            save()
+    save()
+
+    table = Table(title=f"SciFact test ({len(test.queries)} claims), trained on SciFact train claims; {results['machine']}")
+    for col in ("system", "nDCG@10", "R@100", "MRR@10", "train s", "wall s"):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    for name, m in rows.items():
+        table.add_row(name, f"{m['ndcg@10']:.4f}", f"{m['recall@100']:.4f}", f"{m['mrr@10']:.4f}",
+                      f"{m.get('train_s', 0):.0f}" if "train_s" in m else "-", f"{m['wall_s']:.0f}" if "wall_s" in m else "-")
+    for name, v in PUBLISHED.items():
+        table.add_row(f"[dim]{name}[/]", f"[dim]{v:.4f}[/]", "", "", "", "")
+    console.print(table)
+    console.print(f"results: {out_path}")
+
+
+if __name__ == "__main__":
+    main()

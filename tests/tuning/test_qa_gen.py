@@ -1,0 +1,57 @@
+"""QA generation with a FakeLLM: questions parsed, answered from their chunk, provenance kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragkit.llm import FakeLLM, LLMError
+from ragkit.tuning.qa_gen import generate_qa, parse_questions
+from ragkit.types import Chunk
+
+PUMP = Chunk(text="The Helios X2 pump moves up to 40 litres of water per minute at a pressure of 3 bar. " * 2,
+             source="docs/manual.pdf", page=2)
+WARRANTY = Chunk(text="The warranty covers the pump for two years from the date of purchase, parts and labour. " * 2,
+                 source="docs/warranty.pdf", page=1)
+
+
+def test_parse_questions_strips_numbering_and_splits():
+    reply = (
+        "1. How much water does the pump move?\n2) What pressure?\n- Is the pump loud?\n"
+        "Q3: Which pump is this? What bar does it reach?\nHow much water does the pump move?"
+    )
+    assert parse_questions(reply, 5) == [
+        "How much water does the pump move?",
+        "Is the pump loud?",
+        "Which pump is this?",
+        "What bar does it reach?",
+    ]  # "What pressure?" has too few words; the repeat is dropped
+    assert parse_questions(reply, 2) == ["How much water does the pump move?", "Is the pump loud?"]
+
+
+def test_generate_qa_asks_then_answers_from_the_chunk():
+    llm = FakeLLM(responses={
+        "Question: How much water does the pump move per minute?": "Up to 40 litres of water per minute.",
+        "Question: How long is the warranty period?": "Two years from the date of purchase.",
+        "Answer the question using only the text": "",  # any other answer prompt
+        "40 litres": "1. How much water does the pump move per minute?",
+        "warranty covers": "1. How long is the warranty period?\n2. What does the warranty cover exactly?",
+    }, default="")
+    seen = []
+    pairs = generate_qa([PUMP, WARRANTY, Chunk(text="too short", source="x.md")], llm, questions_per_chunk=2,
+                        progress=lambda done, total: seen.append((done, total)))
+    by_q = {p.question: p for p in pairs}
+    assert by_q["How much water does the pump move per minute?"].answer == "Up to 40 litres of water per minute."
+    assert by_q["How long is the warranty period?"].chunk_id == WARRANTY.id
+    assert by_q["What does the warranty cover exactly?"].answer == ""  # the fake has no answer for it
+    assert all(p.contexts == [PUMP.text] for p in pairs if p.source == "docs/manual.pdf")
+    assert seen[-1] == (2, 2)  # the short chunk is skipped
+    assert len(pairs) == 3
+
+
+def test_max_chunks_samples_and_llm_errors_propagate():
+    llm = FakeLLM(default="What is this text about?")
+    assert len({p.chunk_id for p in generate_qa([PUMP, WARRANTY], llm, max_chunks=1)}) == 1
+    with pytest.raises(LLMError):
+        generate_qa([PUMP], FakeLLM(fail=True))
+    with pytest.raises(ValueError, match="questions_per_chunk"):
+        generate_qa([PUMP], llm, questions_per_chunk=0)
