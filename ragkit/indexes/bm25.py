@@ -337,8 +337,30 @@ class BM25Index:
 
     def document_terms(self, chunk_id: str) -> list[str]:
         """The analyzed terms of an indexed document (for pseudo-relevance feedback)."""
-        by_id = {v: t for t, v in self._vocab.items()}
+        by_id, _ = self._term_table()
         return [by_id[int(t)] for t in self._terms[self._row[chunk_id]]]
+
+    def document_frequencies(self, terms: Sequence[str]) -> list[int]:
+        """How many indexed documents contain each (analyzed) term; 0 for a term not indexed."""
+        _, df = self._term_table()
+        vocab = self._vocab
+        return [int(df[vocab[t]]) if t in vocab else 0 for t in terms]
+
+    def _term_table(self) -> tuple[list[str], np.ndarray]:
+        """Terms by id and their document frequencies, cached until the next add / delete."""
+        engine = self._ensure_engine()  # compacts the vocabulary first
+        cached = getattr(self, "_table", None)
+        if cached is None or cached[0] is not engine or len(cached[1]) != len(self._vocab):
+            by_id = [""] * len(self._vocab)
+            for term, i in self._vocab.items():
+                by_id[i] = term
+            n = len(self._terms)
+            lengths = np.fromiter((len(t) for t in self._terms), dtype=np.int64, count=n)
+            flat = np.concatenate(self._terms).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+            pairs = np.unique(flat * max(n, 1) + np.repeat(np.arange(n, dtype=np.int64), lengths))
+            df = np.bincount(pairs // max(n, 1), minlength=len(self._vocab))
+            cached = self._table = (engine, by_id, df)
+        return cached[1], cached[2]
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
