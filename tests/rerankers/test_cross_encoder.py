@@ -1,0 +1,66 @@
+"""Cross-encoder reranker on a tiny CrossEncoder built here (no cross-encoder ships offline)."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from ragkit.registry import build
+from ragkit.types import Chunk, Hit
+
+WORDS = "the a to how do i reset router power button hold seconds tea green brewed lava rock cat cats purr".split()
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory) -> str:
+    """A 2-layer BERT with a one-logit head, saved as a sentence-transformers CrossEncoder dir."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    root = tmp_path_factory.mktemp("ce")
+    chars = list(string.ascii_lowercase + string.digits + ".,?!")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + chars + ["##" + c for c in string.ascii_lowercase]
+    (root / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    tok = BertTokenizerFast(vocab=str(root / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(root / "bert")
+    tok.save_pretrained(root / "bert")
+    model = CrossEncoder(str(root / "bert"), num_labels=1, max_length=64, device="cpu")
+    model.save(str(root / "ce"))
+    return str(root / "ce")
+
+
+def _hits():
+    texts = ["green tea is brewed", "hold the power button to reset the router", "lava rock", "cats purr"]
+    return [Hit(f"d{i}", 1.0 - i / 10, i + 1, "bm25", Chunk(text=t, source=f"d{i}.md")) for i, t in enumerate(texts)]
+
+
+def test_loads_a_local_dir_and_orders_by_the_models_scores(tiny_cross_encoder):
+    from sentence_transformers import CrossEncoder
+
+    reranker = build("reranker", {"type": "cross-encoder", "model": tiny_cross_encoder, "device": "cpu"})
+    queries = ["how do i reset the router", "why do cats purr"]
+    out = reranker.rerank(queries, [_hits(), _hits()], k=3)
+    # independent check: the same model through sentence-transformers directly
+    model = CrossEncoder(tiny_cross_encoder, device="cpu")
+    for query, hits in zip(queries, out):
+        expected = model.predict([(query, h.chunk.text) for h in _hits()])
+        order = sorted(range(4), key=lambda i: (-expected[i], i))[:3]
+        assert [h.chunk_id for h in hits] == [f"d{i}" for i in order]
+        assert [h.score for h in hits] == pytest.approx([float(expected[i]) for i in order], abs=1e-5)
+        assert [h.rank for h in hits] == [1, 2, 3] and all(h.retriever == "cross-encoder" and h.chunk for h in hits)
+    assert reranker.rerank([], [], k=3) == []
+
+
+def test_needs_a_model_and_one_hit_list_per_query(tiny_cross_encoder):
+    with pytest.raises(ValueError, match="needs model=DIR"):
+        build("reranker", "cross-encoder")
+    reranker = build("reranker", {"type": "cross-encoder", "model": tiny_cross_encoder})
+    with pytest.raises(ValueError, match="one list per query"):
+        reranker.rerank(["a", "b"], [_hits()], k=2)
+    assert reranker.to_config() == {"type": "cross-encoder", "model": tiny_cross_encoder, "batch_size": 32,
+                                    "max_length": 512, "device": None}
