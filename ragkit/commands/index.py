@@ -69,8 +69,16 @@ def search_cmd(
     language: Annotated[Optional[list[str]], typer.Option(help="Only this language (repeatable).")] = None,
     kind: Annotated[Optional[list[str]], typer.Option(help="Only this chunk kind (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    rewrite: Annotated[
+        Optional[str], typer.Option(help="Query rewriter NAME[:ARG], e.g. rm3, rocchio, hyde, genqr-fusion:fb_docs=3.")
+    ] = None,
+    rerank: Annotated[
+        Optional[str], typer.Option(help="Reranker NAME[:ARG], e.g. cross-encoder:DIR, llm, reorder.")
+    ] = None,
+    rerank_depth: Annotated[Optional[int], typer.Option(help="Candidates the reranker sees (default 4*k).")] = None,
 ) -> None:
     """Search an index and print the top hits with their provenance."""
+    from ragkit.commands.options import search
     from ragkit.indexes.index import Index
     from ragkit.registry import build
 
@@ -85,7 +93,7 @@ def search_cmd(
         spec["fusion"] = fusion
     retriever = build("retriever", spec)
     retriever.use_index(index)
-    hits = retriever.retrieve([query], k=k)[0]
+    hits = search(retriever, [query], k, rewrite=rewrite, rerank=rerank, rerank_depth=rerank_depth)[0][0]
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
         return
