@@ -98,15 +98,15 @@ def plot(results: dict, path: Path) -> None:
 
     labels = list(results)
     ours = [results[name]["aggregate"]["ndcg@10"] for name in labels]
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    bars = ax.bar(labels, ours, color="#4C72B0", label="ragkit (measured)")
-    for bar, value in zip(bars, ours):
-        ax.text(bar.get_x() + bar.get_width() / 2, value + 0.005, f"{value:.3f}", ha="center", fontsize=8)
-    for name, refs in PUBLISHED.items():
-        if name in labels:
-            x = labels.index(name)
-            ax.hlines(refs[0][1], x - 0.4, x + 0.4, colors="#C44E52", linestyles="--",
-                      label="published" if name == "bm25" else None)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(8.5, 3.8))
+    bars = ax.bar(x - 0.2, ours, width=0.4, color="#4C72B0", label="ragkit (measured)")
+    published = [PUBLISHED[name][0][1] if name in PUBLISHED else np.nan for name in labels]
+    ref_bars = ax.bar(x + 0.2, published, width=0.4, color="#DD8452", label="published")
+    for bar, value in list(zip(bars, ours)) + list(zip(ref_bars, published)):
+        if not np.isnan(value):
+            ax.text(bar.get_x() + bar.get_width() / 2, value + 0.004, f"{value:.3f}", ha="center", fontsize=8)
+    ax.set_xticks(x, labels)
     ax.set_ylim(0.5, max(ours) + 0.05)
     ax.set_ylabel("nDCG@10")
     ax.set_title("BEIR SciFact (test, 300 queries)")

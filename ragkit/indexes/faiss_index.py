@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -31,6 +32,7 @@ FORMAT = 1
 _CONFIG = "ragkit_dense.json"
 _IDS = "ids.json"
 _FAISS = "index.faiss"
+_GPU_MAX_K = 2048
 
 
 class DenseIndex:
@@ -138,6 +140,13 @@ class DenseIndex:
         pq_m = self.pq_m or _default_pq_m(d)
         quantizer = faiss.IndexFlatIP(d) if self.metric == "ip" else faiss.IndexFlatL2(d)
         index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_m, self.pq_bits, self._faiss_metric())
+        if n < 39 * 2**self.pq_bits:  # say it once, instead of FAISS' warning per sub-quantizer
+            warnings.warn(
+                f"IVF-PQ trained on {n} vectors (FAISS suggests {39 * 2 ** self.pq_bits}); its recall "
+                f"will be lower than usual — measure it, or use index_type='hnsw'",
+                stacklevel=3,
+            )
+            index.pq.cp.min_points_per_centroid = 1
         index.train(train)
         self.nlist, self.pq_m = nlist, pq_m
         return index
@@ -240,6 +249,8 @@ class DenseIndex:
         todo = np.arange(len(vectors))
         fetch = min(n, k if allowed is None else max(4 * k, 64))
         while len(todo):
+            if fetch > _GPU_MAX_K:  # FAISS GPU indexes return at most 2048 neighbours
+                index = self._index
             self._set_search_params(index, fetch)
             scores, labels = index.search(vectors[todo], fetch)
             if self.metric == "l2":

@@ -207,6 +207,9 @@ class Index:
         with atomic_dir(directory, copy_existing=True) as tmp:
             manifest = read_manifest(tmp) if (tmp / "manifest.json").is_file() else new_manifest()
             manifest["counts"] = {"files": 0, "chunks": len(store), "failures": 0}
+            for section in ("bm25", "dense"):  # until build below brings them up to date
+                if section in manifest:
+                    manifest[section]["stale"] = True
             store.save(tmp)
             write_manifest(tmp, manifest)
         return cls.build(directory, **build_args)

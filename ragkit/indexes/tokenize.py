@@ -127,14 +127,8 @@ class Analyzer:
         ends: list[int] = []
         for text in texts:
             words = _WORD.findall(text)
-            start = len(flat)
-            try:
-                flat.extend(chain(map(lookup, words)))
-            except KeyError:  # new words: analyze them once, then map the whole text again
-                del flat[start:]
-                for word in words:
-                    if word not in cache:
-                        cache[word] = tuple(vocab.setdefault(t, len(vocab)) for t in self._terms_of(word))
-                flat.extend(chain(map(lookup, words)))
+            for word in sorted(set(words).difference(cache)):  # analyze each new word once
+                cache[word] = tuple(vocab.setdefault(t, len(vocab)) for t in self._terms_of(word))
+            flat.extend(chain(map(lookup, words)))
             ends.append(len(flat))
         return np.split(np.asarray(flat, dtype=np.int32), ends[:-1]) if ends else []

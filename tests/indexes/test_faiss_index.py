@@ -79,7 +79,8 @@ def test_hnsw_finds_the_exact_neighbours_and_supports_delete():
 def test_ivfpq_trains_on_first_add_and_refuses_tiny_corpora():
     ids, x, q = _data(n=600)
     index = DenseIndex(32, index_type="ivfpq", nprobe=64)
-    index.add(ids, x)
+    with pytest.warns(UserWarning, match="IVF-PQ trained on 600 vectors"):
+        index.add(ids, x)
     assert index.config()["nlist"] >= 1 and index.config()["pq_m"] == 4
     top = [hits[0].chunk_id for hits in index.search(x[:20], k=1)]
     assert sum(t == i for t, i in zip(top, ids[:20])) >= 15  # self-retrieval through PQ codes
