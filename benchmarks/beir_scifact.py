@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     parser.add_argument("--index", type=Path, default=cache_dir() / "bench" / "scifact-index")
     parser.add_argument("--k", type=int, default=1000, help="run depth")
+    parser.add_argument("--faiss-threads", type=int, default=1,
+                        help="OpenMP threads for the FAISS comparison (1: stable timings on a shared machine)")
     args = parser.parse_args()
 
     data = load_beir(args.data)
@@ -141,11 +143,15 @@ def main() -> None:
                       refs or "–", TARGETS.get(name, ""))
     console.print(table)
 
+    import faiss
+
     from ragkit.indexes.index import Index
 
+    faiss.omp_set_num_threads(args.faiss_threads)
     ann = ann_benchmark(Index.open(args.index), list(data.queries.values()))
     ann_table = Table("index", "build s", "queries/s (batched)", "recall@10 vs flat",
-                      title=f"FAISS on SciFact MiniLM embeddings ({len(data.corpus):,} × 384, {len(data.queries)} queries)")
+                      title=f"FAISS on SciFact MiniLM embeddings ({len(data.corpus):,} × 384, {len(data.queries)} "
+                            f"queries, {args.faiss_threads} thread(s))")
     for row in ann:
         ann_table.add_row(row["index"], f"{row['build_s']:.3f}", f"{row['queries_per_second']:,.0f}",
                           f"{row['recall_at_10_vs_flat']:.4f}")
@@ -157,7 +163,7 @@ def main() -> None:
         "depth": args.k, "seconds_total": elapsed, "published": PUBLISHED, "targets": TARGETS,
         "retrieval": {name: {"config": RETRIEVERS[name], "aggregate": res["aggregate"],
                              "queries_per_second": res["queries_per_second"]} for name, res in results.items()},
-        "ann": ann,
+        "ann": ann, "faiss_threads": args.faiss_threads,
     }
     (RESULTS / "beir_scifact.json").write_text(json.dumps(out, indent=2))
     plot(results, RESULTS / "beir_scifact.png")
