@@ -354,11 +354,8 @@ class BM25Index:
             by_id = [""] * len(self._vocab)
             for term, i in self._vocab.items():
                 by_id[i] = term
-            n = len(self._terms)
-            lengths = np.fromiter((len(t) for t in self._terms), dtype=np.int64, count=n)
-            flat = np.concatenate(self._terms).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
-            pairs = np.unique(flat * max(n, 1) + np.repeat(np.arange(n, dtype=np.int64), lengths))
-            df = np.bincount(pairs // max(n, 1), minlength=len(self._vocab))
+            # a term's column in the score matrix has one entry per document that contains it
+            df = np.diff(engine.scores["indptr"]) if engine is not None else np.zeros(0, np.int64)
             cached = self._table = (engine, by_id, df)
         return cached[1], cached[2]
 
