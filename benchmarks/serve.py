@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", default="smollm2-135m", help="an LLM model reference, or 'fake'")
     parser.add_argument("--feedback", type=int, default=200, help="concurrent POST /feedback requests")
     parser.add_argument("--asks", type=int, default=20, help="concurrent POST /ask requests")
+    parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="ragkit-serve-bench-") as tmp:
@@ -206,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         answers = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
         con.close()
 
+    summary: dict[str, Any] = {"generator": args.generator, "retriever": args.retriever, "cpus": os.cpu_count(),
+                               "cold_ask_s": result["cold_ask_s"], "asks_wall_s": result["asks_wall_s"],
+                               "feedback_wall_s": result["feedback_wall_s"], "endpoints": {}}
     table = Table("endpoint", "requests", "2xx", "4xx", "5xx", "errors", "p50 ms", "p95 ms", "max ms",
                   title=f"ragkit serve load test ({url}, {os.cpu_count()} CPUs)", min_width=100)
     failed = []
@@ -217,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(name, str(len(results)), str(sum(200 <= c < 300 for c in codes)),
                       str(sum(400 <= c < 500 for c in codes)), str(n5), str(n0),
                       f"{_pct(ms, 50):.1f}", f"{_pct(ms, 95):.1f}", f"{max(ms, default=float('nan')):.1f}")
+        summary["endpoints"][name] = {"requests": len(results), "5xx": n5, "errors": n0,
+                                      "p50_ms": _pct(ms, 50), "p95_ms": _pct(ms, 95), "max_ms": max(ms, default=None)}
         if n5 or n0 or any(400 <= c < 500 for c in codes):
             failed.append(f"{name}: {n5} 5xx, {n0} transport errors, {sum(400 <= c < 500 for c in codes)} 4xx")
     console.print(table)
@@ -238,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         failed.append(f"feedback rows: {rows} in SQLite, {expected_rows} acknowledged, {args.feedback} sent")
     if answers != len(ok_asks) + 1:
         failed.append(f"answers rows: {answers}, expected {len(ok_asks) + 1}")
+    summary.update(feedback_rows=rows, feedback_rows_expected=expected_rows, answers_logged=answers,
+                   mean_generate_s=statistics.fmean(generate) if generate else None, idk=idk, failed=failed)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=2))
     for message in failed:
         console.print(f"[red]FAIL[/] {message}")
     if not failed:

@@ -73,3 +73,21 @@ def test_asks_are_serialised_and_feedback_stays_fast(pipeline, feedback_db: Path
     assert slow.max_active == 1 and len(slow.threads) == 1  # one model call at a time, one worker
     assert result["asks_s"] >= 2 * ASK_SECONDS  # queued behind each other, not in parallel
     assert [r.rating for r in read_feedback(feedback_db)] == [1]
+
+
+@pytest.mark.integration
+def test_too_many_waiting_asks_get_429(pipeline, feedback_db: Path, demo_qa) -> None:
+    pipeline.ask = SlowAsk(pipeline.ask)
+    app = create_app(pipeline, feedback_db, max_pending=2)
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            first = [asyncio.create_task(client.post("/ask", json={"question": demo_qa[0]})) for _ in range(2)]
+            await asyncio.sleep(0.2)  # both admitted: one running, one waiting
+            late = await client.post("/ask", json={"question": demo_qa[0]})
+            return [*(await asyncio.gather(*first)), late]
+
+    with serve_in_thread(app) as url:
+        responses = asyncio.run(burst(url))
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert "already waiting" in responses[2].json()["error"]

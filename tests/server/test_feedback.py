@@ -88,7 +88,7 @@ def test_unusable_paths_are_clear_errors(tmp_path: Path) -> None:
 
 def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "fb.sqlite"
-    log = _log_with_answer(path)
+    _log_with_answer(path).close()
     per_thread, threads = 40, 8
     errors: list[BaseException] = []
     barrier = threading.Barrier(threads)
