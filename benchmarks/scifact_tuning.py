@@ -102,14 +102,18 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "ragkit" / "bench" / "scifact-tuning")
     ap.add_argument("--depth", type=int, default=20, help="BM25 candidates reranked per query (BEIR paper: 100)")
-    ap.add_argument("--epochs", type=float, default=2.0)
-    ap.add_argument("--reranker-epochs", type=float, default=1.0)
     ap.add_argument("--negatives", type=int, default=3, help="BM25 hard negatives per pair for the reranker")
     ap.add_argument("--stages", default="retriever,reranker,car")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--max-length", type=int, default=256, help="tokens per text (retriever) or pair (reranker)")
     ap.add_argument("--minilm", default="minilm", help="base encoder for the retriever and the rerankers")
     ap.add_argument("--llm", default="smollm2-135m", help="CAR's rewriting LLM")
     ap.add_argument("--out", type=Path, default=RESULTS / "scifact_tuning.json")
+    ap.add_argument("--select", action=argparse.BooleanOptionalAction, default=True,
+                    help="pick hyper-parameters on a dev split of the training claims (default) or use the first")
+    ap.add_argument("--train-limit", type=int, default=None, help="use the first N training claims only")
+    ap.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test claims only")
+    ap.add_argument("--reranker-config", default=None, help="skip selection and use this reranker grid entry")
     ap.add_argument("--limit", type=int, default=None,
                     help="smoke test: this many test claims and training pairs, a corpus cut to ~500 docs")
     args = ap.parse_args()
@@ -118,6 +122,7 @@ def main() -> None:
     from ragkit.eval.beir import evaluate_beir, load_beir
     from ragkit.eval.retrieval import read_run
     from ragkit.tuning.evaluate import RetrievalTask, retrieval_metrics
+    from ragkit.tuning.evaluate import bm25_run as bm25_run_for
     from ragkit.tuning.negatives import mine_hard_negatives
     from ragkit.tuning.reranker import RerankerTuner
     from ragkit.tuning.retriever import RetrieverTuner
@@ -128,13 +133,21 @@ def main() -> None:
     test = load_beir(args.data, "test")
     corpus = {c.id: c.text for c in test.chunks()}
     train = train_pairs(args.data, corpus)
+    if args.train_limit:
+        keep = sorted({p.metadata["claim_id"] for p in train}, key=int)[: args.train_limit]
+        train = [p for p in train if p.metadata["claim_id"] in set(keep)]
+    if args.test_limit:
+        qids = sorted(test.queries, key=int)[: args.test_limit]
+        test.queries = {q: test.queries[q] for q in qids}
+        test.qrels = {q: test.qrels[q] for q in qids}
     if args.limit:
         test, train = _subset(test, train, args.limit)
         corpus = {c.id: c.text for c in test.chunks()}
         args.work = args.work / f"limit{args.limit}"
         out_path = args.work / "scifact_tuning.json"
         results = {}
-    results.update({"machine": _machine(args.device), "depth": args.depth,
+    results.update({"machine": _machine(args.device), "depth": args.depth, "max_length": args.max_length,
+                    "train_limit": args.train_limit, "test_limit": args.test_limit,
                     "published_ndcg@10": PUBLISHED})
     rows = results.setdefault("rows", {})
     args.work.mkdir(parents=True, exist_ok=True)
@@ -154,32 +167,78 @@ def main() -> None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(results, indent=2, sort_keys=True))
 
+    # Hyper-parameters are chosen on a dev split of the *training* claims (every 7th claim),
+    # never on the test claims; the chosen setting is then trained on all training pairs.
+    dev_ids = {p.metadata["claim_id"] for i, p in enumerate(train) if int(p.metadata["claim_id"]) % 7 == 0}
+    sel_train = [p for p in train if p.metadata["claim_id"] not in dev_ids]
+    dev_pairs = [p for p in train if p.metadata["claim_id"] in dev_ids]
+    dev_queries = {p.metadata["claim_id"]: p.question for p in dev_pairs}
+    dev_qrels: dict[str, dict[str, int]] = {}
+    for p in dev_pairs:
+        dev_qrels.setdefault(p.metadata["claim_id"], {})[p.chunk_id] = 1
+    dev_task = RetrievalTask(queries=dev_queries, corpus=corpus, qrels=dev_qrels)
+    results["selection"] = {"dev_claims": len(dev_queries), "train_pairs": len(sel_train)}
+
+    def best_of(grid: dict[str, dict], make, train_set, dev) -> str:
+        scores = {}
+        for name, cfg in grid.items():
+            res = make(cfg).fit(train_set, args.work / "select", evaluation=dev)
+            scores[name] = res.metrics_after["ndcg@10"]
+            console.print(f"  dev nDCG@10 {scores[name]:.4f}  {name}")
+        results["selection"].setdefault("scores", {}).update(scores)
+        return max(scores, key=scores.get)
+
     if "retriever" in stages:
-        tuner = RetrieverTuner(base=args.minilm, epochs=args.epochs, batch_size=32, learning_rate=2e-5,
-                               max_seq_length=256, device=args.device)
+        grid = {
+            "mnrl lr=2e-5 epochs=2": dict(learning_rate=2e-5, epochs=2, hard_negatives=0),
+            "mnrl lr=5e-5 epochs=3": dict(learning_rate=5e-5, epochs=3, hard_negatives=0),
+            "mnrl lr=5e-5 epochs=3 +1 BM25 hard negative": dict(learning_rate=5e-5, epochs=3, hard_negatives=1),
+        }
+        mined1 = mine_hard_negatives(train, corpus, n=1, method="bm25", depth=30)
+        sel1 = [p for p in mined1 if p.metadata["claim_id"] not in dev_ids]
+
+        def make_retriever(cfg: dict) -> RetrieverTuner:
+            return RetrieverTuner(base=args.minilm, batch_size=32, max_seq_length=args.max_length, device=args.device, **cfg)
+
+        choice = best_of(grid, make_retriever, sel1, dev_task) if args.select else next(iter(grid))
+        results["retriever_choice"] = choice
         t = time.perf_counter()
-        res = tuner.fit(train, args.work / "retriever", evaluation=task)
+        res = make_retriever(grid[choice]).fit(mined1, args.work / "retriever", evaluation=task)
         wall = round(time.perf_counter() - t, 1)
         rows["MiniLM dense (base)"] = {**res.metrics_before, "train_s": 0.0}
-        rows["MiniLM dense fine-tuned (MNRL)"] = {**res.metrics_after, "train_s": res.record["train_time_s"], "wall_s": wall}
+        rows[f"MiniLM dense fine-tuned ({choice})"] = {**res.metrics_after, "train_s": res.record["train_time_s"], "wall_s": wall}
         results["retriever_record"] = res.record
         save()
 
     if stages & {"reranker", "car"}:
         mined = mine_hard_negatives(train, corpus, n=args.negatives, method="bm25", depth=30)
+        grid = {
+            "bce lr=3e-5 epochs=1": dict(loss="bce", learning_rate=3e-5, epochs=1),
+            "bce lr=1e-4 epochs=2": dict(loss="bce", learning_rate=1e-4, epochs=2),
+            "mnrl lr=1e-4 epochs=2": dict(loss="mnrl", learning_rate=1e-4, epochs=2),
+        }
+
+        def make_reranker(cfg: dict, rewrite: str = "none") -> RerankerTuner:
+            return RerankerTuner(
+                base=args.minilm, batch_size=32, max_length=args.max_length, negatives=args.negatives, query_rewrite=rewrite,
+                eval_depth=args.depth, device=args.device,
+                llm={"type": "transformers", "model": args.llm, "max_new_tokens": 48, "batch_size": 16}, **cfg)
+
+        choice = args.reranker_config or results.get("reranker_choice")
+        if choice not in grid:
+            sel = [p for p in mined if p.metadata["claim_id"] not in dev_ids]
+            dev_bm25 = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run_for(dev_task).items()}
+            dev_rr = RetrievalTask(dev_task.queries, corpus, dev_task.qrels, dev_bm25)
+            choice = best_of(grid, make_reranker, sel, dev_rr) if args.select else next(iter(grid))
+            results["reranker_choice"] = choice
         for label, rewrite in (("plain", "none"), ("CAR", "car")):
             if (label == "plain" and "reranker" not in stages) or (label == "CAR" and "car" not in stages):
                 continue
-            tuner = RerankerTuner(
-                base=args.minilm, epochs=args.reranker_epochs, batch_size=32, learning_rate=3e-5, max_length=256,
-                negatives=args.negatives, query_rewrite=rewrite, eval_depth=args.depth, device=args.device,
-                llm={"type": "transformers", "model": args.llm, "max_new_tokens": 48, "batch_size": 16},
-            )
             t = time.perf_counter()
-            res = tuner.fit(mined, args.work / f"reranker-{label.lower()}", evaluation=task)
+            res = make_reranker(grid[choice], rewrite).fit(mined, args.work / f"reranker-{label.lower()}", evaluation=task)
             wall = round(time.perf_counter() - t, 1)
             train_s = res.record["train_time_s"] + (res.record["car"] or {}).get("seconds", 0.0)
-            rows[f"BM25 top-{args.depth} + reranker ({label})"] = {**res.metrics_after, "train_s": round(train_s, 1), "wall_s": wall}
+            rows[f"BM25 top-{args.depth} + reranker {label} ({choice})"] = {**res.metrics_after, "train_s": round(train_s, 1), "wall_s": wall}
             results[f"reranker_{label.lower()}_record"] = res.record
             save()
     save()

@@ -81,6 +81,19 @@ def _chunk_text(rec: FeedbackRecord, store: Any) -> str | None:
     return None
 
 
+def _latest_judgements(records: list[FeedbackRecord], store: Any) -> dict[str, dict[str, tuple[int, str, str | None]]]:
+    """question -> chunk key -> (relevant, text, chunk_id), the latest judgement of each chunk winning."""
+    judged: dict[str, dict[str, tuple[int, str, str | None]]] = {}
+    for rec in records:
+        if rec.relevant is None:
+            continue
+        text = _chunk_text(rec, store)
+        if not text or not rec.question.strip():
+            continue
+        judged.setdefault(rec.question.strip(), {})[rec.chunk_id or text] = (rec.relevant, text, rec.chunk_id)
+    return judged
+
+
 def rerank_examples_from_feedback(records: list[FeedbackRecord], store: Any = None) -> list[QAPair]:
     """Group chunk judgements by question into ranking examples for the reranker.
 
@@ -96,15 +109,7 @@ def rerank_examples_from_feedback(records: list[FeedbackRecord], store: Any = No
         One ``QAPair`` per (question, positive chunk): ``contexts=[positive]`` and
         ``negatives`` = the question's chunks judged not relevant.
     """
-    judged: dict[str, dict[str, tuple[int, str, str | None]]] = {}
-    for rec in records:
-        if rec.relevant is None:
-            continue
-        text = _chunk_text(rec, store)
-        if not text or not rec.question.strip():
-            continue
-        key = rec.chunk_id or text
-        judged.setdefault(rec.question.strip(), {})[key] = (rec.relevant, text, rec.chunk_id)
+    judged = _latest_judgements(records, store)
     pairs = []
     for question, chunks in judged.items():
         negatives = [text for rel, text, _ in chunks.values() if rel == 0]
@@ -126,13 +131,12 @@ def qa_pairs_from_feedback(records: list[FeedbackRecord], store: Any = None, min
 
     Returns:
         One pair per distinct (question, answer) rated ``>= min_rating``; its ``contexts`` hold
-        the chunks judged relevant for that question, if any.
+        the chunks judged relevant for that question (latest judgement per chunk), if any.
     """
-    relevant: dict[str, list[tuple[str, str | None]]] = {}
-    for rec in records:
-        text = _chunk_text(rec, store) if rec.relevant == 1 else None
-        if text:
-            relevant.setdefault(rec.question.strip(), []).append((text, rec.chunk_id))
+    relevant = {
+        q: [(text, cid) for rel, text, cid in chunks.values() if rel == 1]
+        for q, chunks in _latest_judgements(records, store).items()
+    }
     seen: set[tuple[str, str]] = set()
     pairs = []
     for rec in records:

@@ -59,7 +59,10 @@ class RerankerTuner(Component):
         warmup_ratio: fraction of steps with linear warm-up.
         max_length: tokens per (query, passage) input.
         negatives: hard negatives used per query (from ``QAPair.negatives``).
-        loss: ``"bce"`` (pointwise) or ``"mnrl"`` (listwise softmax with in-batch negatives).
+        loss: ``"mnrl"`` (listwise softmax over the positive, hard and in-batch negatives) or
+            ``"bce"`` (pointwise). From MiniLM, BCE barely leaves the constant predictor in a few
+            hundred steps (its CLS token carries little signal after mean-pooling training): on
+            SciFact dev, mnrl lr=1e-4 reached nDCG@10 0.598 vs 0.139 for bce (benchmarks/scifact_tuning.py).
         pos_weight: BCE weight of positives (``None``: ``negatives``, which balances the classes).
         query_rewrite: ``"none"`` or ``"car"`` (rewrite ambiguous training queries with ``llm``).
         llm: LLM config for CAR (``ragkit.registry.build("llm", llm)``).
@@ -75,13 +78,13 @@ class RerankerTuner(Component):
     def __init__(
         self,
         base: str = "minilm",
-        epochs: float = 1.0,
+        epochs: float = 2.0,
         batch_size: int = 32,
-        learning_rate: float = 3e-5,
+        learning_rate: float = 1e-4,
         warmup_ratio: float = 0.1,
         max_length: int = 256,
         negatives: int = 3,
-        loss: str = "bce",
+        loss: str = "mnrl",
         pos_weight: float | None = None,
         query_rewrite: str = "none",
         llm: str | dict[str, Any] = "transformers",

@@ -68,7 +68,7 @@ class RetrieverTuner(Component):
         base: str = "minilm",
         epochs: float = 1.0,
         batch_size: int = 32,
-        learning_rate: float = 2e-5,
+        learning_rate: float = 5e-5,
         warmup_ratio: float = 0.1,
         max_seq_length: int = 256,
         loss: str = "mnrl",

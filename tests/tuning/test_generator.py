@@ -36,6 +36,7 @@ def test_rag_messages_cite_the_positive_among_distractors():
     assert target == "Two years." and "warranty" in closed[-1]["content"] and "Contexts" not in closed[-1]["content"]
 
 
+@pytest.mark.slow
 def test_lora_changes_answers_saves_adapter_and_merges(tiny_llama_dir, tmp_path):
     import torch
 

@@ -41,12 +41,13 @@ def _task() -> RetrievalTask:
 
 
 def _tuner(base, **kw) -> RerankerTuner:
-    args = dict(base=str(base), epochs=30, batch_size=5, learning_rate=1e-2, warmup_ratio=0.0, max_length=32, negatives=2,
+    args = dict(base=str(base), loss="bce", epochs=30, batch_size=5, learning_rate=1e-2, warmup_ratio=0.0, max_length=32, negatives=2,
                 eval_depth=5, progress=False)
     args.update(kw)
     return RerankerTuner(**args)
 
 
+@pytest.mark.slow
 def test_plain_training_moves_positives_up_and_reloads(tiny_st_dir, tmp_path):
     from sentence_transformers import CrossEncoder
 
@@ -73,6 +74,7 @@ def test_car_rewrites_ambiguous_queries_before_training(tiny_st_dir, tmp_path):
     assert result.record["data_hash"] != __import__("ragkit.tuning.data", fromlist=["data_hash"]).data_hash(_pairs())
 
 
+@pytest.mark.slow
 def test_mnrl_loss_and_feedback_log(tiny_st_dir, tmp_path):
     db = tmp_path / "feedback.db"
     con = sqlite3.connect(db)
@@ -111,7 +113,7 @@ def test_config_errors():
     with pytest.raises(ValueError, match="query_rewrite"):
         RerankerTuner(query_rewrite="hyde")
     with pytest.raises(ValueError, match="negatives"):
-        RerankerTuner(negatives=0)
+        RerankerTuner(negatives=0, loss="bce")
     with pytest.raises(ValueError, match="no usable training pair"):
-        RerankerTuner()._dataset([QAPair(question="q", contexts=["p"])])
+        RerankerTuner(loss="bce")._dataset([QAPair(question="q", contexts=["p"])])
     assert np.isfinite(RerankerTuner().to_config()["learning_rate"])

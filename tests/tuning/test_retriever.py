@@ -64,6 +64,7 @@ def test_full_training_improves_saves_and_records(tiny_st_dir, tmp_path):
     assert not any(p.name.startswith(".") for p in out.parent.iterdir() if p.name != "tuned"), "temp dir left behind"
 
 
+@pytest.mark.slow
 def test_lora_with_hard_negatives_and_cached_loss_merges_to_plain_model(tiny_st_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 

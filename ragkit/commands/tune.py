@@ -1,0 +1,217 @@
+"""`ragkit make-qa` and `ragkit tune retriever|reranker|generator`: training data and fine-tuning.
+
+Each command is one call into ``ragkit.tuning``; heavy libraries are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+_LLM_HELP = "LLM: a model for the local transformers backend (smollm2-135m, a dir) or a JSON config like '{\"type\": \"openai\", ...}'."
+
+
+def _llm_config(llm: str) -> dict[str, Any]:
+    if llm.lstrip().startswith("{"):
+        try:
+            return json.loads(llm)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--llm is not valid JSON: {exc}") from exc
+    return {"type": "transformers", "model": llm}
+
+
+def _store(index: Optional[Path]):
+    if index is None:
+        return None
+    from ragkit.indexes.manifest import read_manifest
+    from ragkit.indexes.store import ChunkStore
+
+    read_manifest(index)  # a clear error when it is not an index directory
+    return ChunkStore.load(index)
+
+
+def _read(path: Optional[Path], store: Any):
+    from ragkit.tuning.data import read_qa_jsonl
+
+    return read_qa_jsonl(path, store=store) if path is not None else []
+
+
+def _mine(pairs: list, index: Optional[Path], store: Any, n: int) -> list:
+    """Hard negatives from the index: its BM25 retriever when built, else in-memory BM25 over its chunks."""
+    if n <= 0 or not pairs:
+        return pairs
+    if store is None:
+        raise typer.BadParameter("mining hard negatives needs --index (the index the QA pairs come from)")
+    from ragkit.tuning.negatives import mine_hard_negatives
+
+    retriever = None
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    if "bm25" in manifest:
+        from ragkit.registry import build
+
+        retriever = build("retriever", {"type": "bm25", "index": str(index)})
+    return mine_hard_negatives(pairs, store, n=n, retriever=retriever)
+
+
+def _report(result: Any, title: str) -> None:
+    before, after = result.metrics_before, result.metrics_after
+    table = Table("metric", "before", "after", title=title)
+    for key in after or before:
+        if isinstance((after or before).get(key), (int, float)) and key != "n":
+            b = before.get(key)
+            table.add_row(key, "-" if b is None else f"{b:.4f}", f"{after[key]:.4f}" if key in after else "-")
+    if before or after:
+        console.print(table)
+    console.print(f"[green]saved[/] {result.out_dir} (ragkit-tuning.json; {result.wall_time_s:.0f} s)")
+
+
+def make_qa_cmd(
+    index: Annotated[Path, typer.Argument(help="Index directory written by `ragkit ingest`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for train/dev/test.jsonl and make-qa.json.")],
+    llm: Annotated[str, typer.Option(help=_LLM_HELP)] = "smollm2-135m",
+    questions_per_chunk: Annotated[int, typer.Option(help="Questions asked per chunk.")] = 2,
+    max_chunks: Annotated[Optional[int], typer.Option(help="Sample at most this many chunks.")] = None,
+    min_support: Annotated[float, typer.Option(help="Share of answer words that must be in the chunk.")] = 0.6,
+    dedup: Annotated[float, typer.Option(help="Question Jaccard at which a pair is a near-duplicate.")] = 0.8,
+    diverse: Annotated[Optional[int], typer.Option(help="Keep at most N pairs by k-means diversity.")] = None,
+    dev: Annotated[float, typer.Option(help="Fraction of pairs (by document) for dev.")] = 0.1,
+    test: Annotated[float, typer.Option(help="Fraction of pairs (by document) for test.")] = 0.1,
+    negatives: Annotated[int, typer.Option(help="BM25 hard negatives mined per pair (0: none).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for sampling, splits and k-means.")] = 0,
+) -> None:
+    """Generate QA pairs from an index's chunks with an LLM, filter them and split them by document."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ragkit.indexes.atomic import atomic_write_text
+    from ragkit.registry import build
+    from ragkit.tuning.data import split_by_document, write_qa_jsonl
+    from ragkit.tuning.qa_filter import filter_qa
+    from ragkit.tuning.qa_gen import generate_qa
+
+    store = _store(index)
+    if not len(store):
+        raise typer.BadParameter(f"{index} holds no chunks; run `ragkit ingest PATH --out {index}` first")
+    model = build("llm", _llm_config(llm))
+    with Progress(TextColumn("[bold]make-qa"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
+        raw = generate_qa(list(store), model, questions_per_chunk=questions_per_chunk, max_chunks=max_chunks, seed=seed,
+                          progress=lambda done, total: progress.update(task, completed=done, total=total))
+    kept, report = filter_qa(raw, min_support=min_support, dedup_threshold=dedup, diverse_k=diverse, seed=seed)
+    kept = _mine(kept, index, store, negatives)
+    splits = split_by_document(kept, dev=dev, test=test, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, pairs in splits.items():
+        write_qa_jsonl(pairs, out / f"{name}.jsonl")
+    summary = {"index": str(index), "llm": _llm_config(llm), "filter": report.to_dict(),
+               "splits": {k: len(v) for k, v in splits.items()}, "seed": seed}
+    atomic_write_text(out / "make-qa.json", json.dumps(summary, indent=2))
+    console.print(f"[green]{report.kept}[/] of {report.total} generated pairs kept (dropped: {dict(report.dropped) or 'none'}); "
+                  f"train/dev/test = {summary['splits']['train']}/{summary['splits']['dev']}/{summary['splits']['test']} in {out}")
+
+
+def tune_retriever_cmd(
+    train: Annotated[Path, typer.Option(help="Training QA pairs (JSONL).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output model dir (a SentenceTransformer dir).")],
+    index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, negatives, dev eval).")] = None,
+    dev: Annotated[Optional[Path], typer.Option(help="Dev QA pairs scored before/after (needs --index).")] = None,
+    base: Annotated[str, typer.Option(help="Base embedder.")] = "minilm",
+    epochs: Annotated[float, typer.Option()] = 1.0,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    learning_rate: Annotated[float, typer.Option()] = 2e-5,
+    max_seq_length: Annotated[int, typer.Option()] = 256,
+    loss: Annotated[str, typer.Option(help="mnrl or cached-mnrl.")] = "mnrl",
+    hard_negatives: Annotated[int, typer.Option(help="BM25 hard negatives per pair (needs --index).")] = 0,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged before saving).")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Fine-tune the dense retriever's embedder; use the result with `ragkit index --embedder OUT`."""
+    from ragkit.tuning.evaluate import task_from_pairs
+    from ragkit.tuning.retriever import RetrieverTuner
+
+    store = _store(index)
+    pairs = _mine(_read(train, store), index, store, hard_negatives)
+    dev_pairs = _read(dev, store)
+    evaluation = task_from_pairs(dev_pairs, store) if dev_pairs and store is not None else None
+    tuner = RetrieverTuner(base=base, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                           max_seq_length=max_seq_length, loss=loss, hard_negatives=hard_negatives, lora=lora, seed=seed)
+    _report(tuner.fit(pairs, out, evaluation=evaluation), "retriever (dev)")
+
+
+def tune_reranker_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output reranker dir (a CrossEncoder dir).")],
+    train: Annotated[Optional[Path], typer.Option(help="Training QA pairs (JSONL).")] = None,
+    feedback: Annotated[Optional[Path], typer.Option(help="The QA bot's feedback log (SQLite) to learn from.")] = None,
+    index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, negatives, dev eval).")] = None,
+    dev: Annotated[Optional[Path], typer.Option(help="Dev QA pairs: BM25 top-k reranked before/after (needs --index).")] = None,
+    base: Annotated[str, typer.Option(help="Base encoder (a fresh scoring head is added) or a reranker dir.")] = "minilm",
+    epochs: Annotated[float, typer.Option()] = 1.0,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    learning_rate: Annotated[float, typer.Option()] = 1e-4,
+    max_length: Annotated[int, typer.Option()] = 256,
+    negatives: Annotated[int, typer.Option(help="Hard negatives per query (mined with BM25 when missing).")] = 3,
+    loss: Annotated[str, typer.Option(help="mnrl (listwise) or bce (pointwise).")] = "mnrl",
+    query_rewrite: Annotated[str, typer.Option(help="none or car (LLM rewrites ambiguous training queries).")] = "none",
+    llm: Annotated[str, typer.Option(help=_LLM_HELP)] = "smollm2-135m",
+    depth: Annotated[int, typer.Option(help="BM25 candidates reranked in the dev evaluation.")] = 100,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train a cross-encoder reranker from QA pairs and/or feedback judgements (plain or with CAR)."""
+    from ragkit.tuning.evaluate import task_from_pairs
+    from ragkit.tuning.feedback import read_feedback, rerank_examples_from_feedback
+    from ragkit.tuning.reranker import RerankerTuner
+
+    if train is None and feedback is None:
+        raise typer.BadParameter("give --train QA pairs and/or --feedback LOG")
+    store = _store(index)
+    pairs = _read(train, store)
+    if feedback is not None:
+        pairs += rerank_examples_from_feedback(read_feedback(feedback), store)
+    need = [p for p in pairs if len(p.negatives) < negatives]
+    if need and store is not None:
+        mined = {id(p): m for p, m in zip(need, _mine(need, index, store, negatives))}
+        pairs = [mined.get(id(p), p) for p in pairs]
+    dev_pairs = _read(dev, store)
+    evaluation = task_from_pairs(dev_pairs, store) if dev_pairs and store is not None else None
+    tuner = RerankerTuner(base=base, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                          max_length=max_length, negatives=negatives, loss=loss, query_rewrite=query_rewrite,
+                          llm=_llm_config(llm), eval_depth=depth, seed=seed)
+    result = tuner.fit(pairs, out, evaluation=evaluation)
+    if result.record.get("car"):
+        console.print(f"CAR: {result.record['car']}")
+    _report(result, "reranker (dev; before = BM25)")
+
+
+def tune_generator_cmd(
+    train: Annotated[Path, typer.Option(help="Training QA pairs (JSONL) with answers.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output LoRA adapter dir.")],
+    dev: Annotated[Optional[Path], typer.Option(help="Held-out QA pairs: token-F1 before/after.")] = None,
+    index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, RAG distractors).")] = None,
+    base: Annotated[str, typer.Option(help="Base causal LM.")] = "smollm2-135m",
+    mode: Annotated[str, typer.Option(help="closed-book or rag.")] = "closed-book",
+    epochs: Annotated[float, typer.Option()] = 3.0,
+    batch_size: Annotated[int, typer.Option()] = 8,
+    learning_rate: Annotated[float, typer.Option()] = 3e-4,
+    lora_rank: Annotated[int, typer.Option()] = 16,
+    max_length: Annotated[int, typer.Option()] = 512,
+    merge_to: Annotated[Optional[Path], typer.Option(help="Also write a merged (adapter-free) model here.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """LoRA fine-tune the generator LLM on QA pairs (closed-book or RAG-style with distractors)."""
+    from ragkit.tuning.generator import GeneratorTuner, merge_adapter
+
+    store = _store(index)
+    pool = [c.text for c in store] if store is not None else None
+    tuner = GeneratorTuner(base=base, mode=mode, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                           lora_rank=lora_rank, lora_alpha=2 * lora_rank, max_length=max_length, seed=seed)
+    result = tuner.fit(_read(train, store), out, evaluation=_read(dev, store) or None, pool=pool)
+    _report(result, f"generator {mode} (dev)")
+    if merge_to is not None:
+        console.print(f"[green]merged[/] into {merge_adapter(out, merge_to)}")
