@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ragkit.indexes import fusion
+from ragkit.indexes.tokenize import STOPWORDS_EN
 from ragkit.registry import Component
 from ragkit.types import Hit
 
@@ -198,13 +199,17 @@ def _items(text: str) -> list[str]:
     return lines
 
 
-def parse_keywords(text: str, max_keywords: int = 20, max_words: int = 4) -> list[str]:
+def parse_keywords(
+    text: str, max_keywords: int = 20, max_words: int = 4, echo: str = ""
+) -> list[str]:
     """Keyword phrases from an LLM reply: comma / semicolon / line separated, list markers dropped.
 
     Args:
         text: the reply.
         max_keywords: keep at most this many (first ones).
         max_words: longer items are sentences, not keywords, and are dropped.
+        echo: the prompt's own wording; an item found in it is the model repeating the
+            instruction, not a keyword, and is dropped.
 
     Returns:
         Distinct keyword phrases (case-insensitively), in order; empty for garbage.
@@ -219,7 +224,11 @@ def parse_keywords(text: str, max_keywords: int = 20, max_words: int = 4) -> lis
                 continue
             if len(item.split()) > max_words or len(item) > 60:
                 continue
+            if all(w in STOPWORDS_EN for w in item.lower().split()):
+                continue  # "and", "the": no content
             key = item.lower()
+            if echo and key in echo.lower():
+                continue
             if key not in seen:
                 seen.add(key)
                 out.append(item)

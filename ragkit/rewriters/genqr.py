@@ -129,7 +129,12 @@ class GenQREnsemble(LLMRewriter):
         n = len(instructions)
         for i, query in enumerate(queries):
             own = replies[i * n : (i + 1) * n]
-            sets = [[k for k in parse_keywords(r, self.max_keywords) if k.lower() != query.lower()] for r in own]
+            template = PROMPT_RF if fb_docs and feedback else PROMPT
+            sets = [
+                [k for k in parse_keywords(r, self.max_keywords, echo=template.format(instruction=ins, query="", context=""))
+                 if k.lower() != query.lower()]
+                for r, ins in zip(own, instructions)
+            ]
             sets = [s for s in sets if s]
             if not sets:
                 warnings.warn(

@@ -30,7 +30,7 @@ def test_parse_keywords_handles_lists_preambles_and_garbage():
     assert parse_keywords("}}{{<<>>!!, 1234, ---") == []
     long = "this is a whole sentence that is not a keyword at all"
     assert parse_keywords(f"{long}, purr") == ["purr"]
-    assert parse_keywords("a, b, c, d", max_keywords=2) == ["a", "b"]
+    assert parse_keywords("x, y, z, w", max_keywords=2) == ["x", "y"]
 
 
 def test_parse_lines_strips_markers_and_short_lines():
@@ -123,3 +123,9 @@ def test_term_and_vector_rewrites_need_the_matching_retriever():
     with pytest.raises(ValueError, match="retrieve_terms"):
         rewrite_and_retrieve(Terms(), retriever, ["q"], depth=2)
     assert build("rewriter", "rm3").needs_feedback
+
+
+def test_parse_keywords_drops_echoed_instructions_and_stopwords():
+    echo = "Suggest keywords that a relevant document for the query would contain."
+    reply = "a relevant document for, the, and, feline purring, Query"
+    assert parse_keywords(reply, echo=echo) == ["feline purring"]
