@@ -12,7 +12,9 @@ nDCG@10 / Recall@100 / MRR@10 / MAP with trec_eval's definitions (``trec_eval -c
 Then FAISS HNSW and IVF-PQ against exact search on the real SciFact embeddings: recall@10
 (overlap with the flat top 10), build seconds and batched queries/s.
 
-    .venv/bin/python benchmarks/beir_scifact.py [--data ../shared/data/scifact]
+    .venv/bin/python benchmarks/beir_scifact.py [--data ../shared/data/scifact] [--rewriters]
+
+``--rewriters`` then adds the query rewriting / reranking rows of ``benchmarks/scifact_rewrite.py``.
 
 The index (with its MiniLM embedding cache) lives in ``~/.cache/ragkit/bench/scifact-index``,
 so reruns embed nothing. Results: ``benchmarks/results/beir_scifact.json`` and ``.png``.
@@ -126,6 +128,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=1000, help="run depth")
     parser.add_argument("--faiss-threads", type=int, default=1,
                         help="OpenMP threads for the FAISS comparison (1: stable timings on a shared machine)")
+    parser.add_argument("--rewriters", action="store_true",
+                        help="then the query-rewriting and reranking rows (benchmarks/scifact_rewrite.py run)")
     args = parser.parse_args()
 
     data = load_beir(args.data)
@@ -168,6 +172,10 @@ def main() -> None:
     (RESULTS / "beir_scifact.json").write_text(json.dumps(out, indent=2))
     plot(results, RESULTS / "beir_scifact.png")
     console.print(f"wrote benchmarks/results/beir_scifact.json and .png ({elapsed:.0f} s for indexing + retrieval)")
+    if args.rewriters:
+        from benchmarks import scifact_rewrite
+
+        scifact_rewrite.main(["run", "--data", str(args.data), "--index", str(args.index), "--depth", str(args.k)])
 
 
 if __name__ == "__main__":
