@@ -64,6 +64,21 @@ def test_full_training_improves_saves_and_records(tiny_st_dir, tmp_path):
     assert not any(p.name.startswith(".") for p in out.parent.iterdir() if p.name != "tuned"), "temp dir left behind"
 
 
+def test_tuned_dir_works_as_an_index_embedder(tiny_st_dir, tmp_path):
+    """The output is what `ragkit index --embedder DIR` takes: build a dense index with it and search."""
+    from ragkit.indexes.index import Index
+    from ragkit.registry import build
+    from ragkit.types import Chunk
+
+    out = tmp_path / "tuned"
+    _tuner(tiny_st_dir, epochs=1).fit(_pairs(), out)
+    chunks = [Chunk(id=d, text=t, source=f"{d}.md") for d, t in DOCS.items()]
+    Index.create(tmp_path / "idx", chunks, embedder=str(out), show_progress=False)
+    retriever = build("retriever", {"type": "dense", "index": str(tmp_path / "idx")})
+    hits = retriever.retrieve(["which fruit is red"], k=3)[0]
+    assert len(hits) == 3 and {h.chunk_id for h in hits} <= set(DOCS)
+
+
 @pytest.mark.slow
 def test_lora_with_hard_negatives_and_cached_loss_merges_to_plain_model(tiny_st_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
