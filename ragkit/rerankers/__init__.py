@@ -1,0 +1,1 @@
+"""Rerankers: cross-encoder, LLM (yes/no, query likelihood), long-context reorder."""

@@ -1,0 +1,1 @@
+"""Query rewriters: GenQR ensembles, PRF (RM3, Rocchio), HyDE, multi-query; ``rewrite_and_retrieve``."""
