@@ -40,7 +40,12 @@ KINDS: dict[str, tuple[str, ...]] = {
         "ragkit.rewriters.hyde",
         "ragkit.rewriters.multi_query",
     ),
-    "reranker": ("ragkit.rerankers.cross_encoder", "ragkit.rerankers.llm", "ragkit.rerankers.reorder"),
+    "reranker": (
+        "ragkit.rerankers.cross_encoder",
+        "ragkit.rerankers.llm",
+        "ragkit.rerankers.reorder",
+        "ragkit.rerankers.chain",
+    ),
     "llm": ("ragkit.llm",),
     "generator": ("ragkit.generator",),
 }

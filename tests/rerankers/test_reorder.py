@@ -6,7 +6,7 @@ import pytest
 
 from ragkit.registry import build
 from ragkit.rerankers.reorder import both_ends
-from ragkit.types import Hit
+from ragkit.types import Chunk, Hit
 
 
 def _hits(scores):
@@ -32,3 +32,17 @@ def test_keeps_top_k_only_and_checks_the_batch():
     assert [h.score for h in out] == [6, 4, 5]
     with pytest.raises(ValueError, match="one list per query"):
         reorder.rerank(["q", "r"], [_hits([1])], k=1)
+
+
+def test_chain_runs_stages_in_order():
+    chain = build("reranker", {"type": "chain", "rerankers": [
+        {"type": "llm", "llm": {"type": "fake", "responses": {"d1": "yes", "d2": "yes"}, "default": "no"}},
+        "reorder",
+    ]})
+    hits = [Hit(chunk_id=f"d{i}", score=1.0, rank=i, chunk=Chunk(text=f"passage d{i}", source="s")) for i in range(1, 6)]
+    [out] = chain.rerank(["q"], [hits], k=3)
+    # the LLM stage scores d1, d2 = 1 and the rest 0 (first-stage order), reorder puts #2 last
+    assert [h.chunk_id for h in out] == ["d1", "d3", "d2"]
+    assert chain.to_config()["rerankers"][1] == "reorder"
+    with pytest.raises(ValueError, match="at least one"):
+        build("reranker", {"type": "chain", "rerankers": []})
