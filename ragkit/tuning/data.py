@@ -43,9 +43,12 @@ import json
 import random
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ragkit.indexes.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from ragkit.tuning.feedback import FeedbackRecord
 
 __all__ = [
     "QAPair",
@@ -226,8 +229,8 @@ def split_by_document(
     return out
 
 
-def read_feedback(path: str | Path):  # noqa: ANN201 - re-exported for the documented schema above
-    """Read the QA bot's feedback log; see ``ragkit.tuning.feedback.read_feedback``."""
+def read_feedback(path: str | Path) -> list[FeedbackRecord]:
+    """Read the QA bot's feedback log (schema above); see ``ragkit.tuning.feedback.read_feedback``."""
     from ragkit.tuning.feedback import read_feedback as _read
 
     return _read(path)
