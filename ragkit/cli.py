@@ -16,6 +16,7 @@ from ragkit.commands.demo import demo_cmd
 from ragkit.commands.index import eval_retrieval_cmd, index_cmd, search_cmd
 from ragkit.commands.ingest import ingest_cmd, inspect_cmd
 from ragkit.commands.serve import ask_cmd, chat_cmd, serve_cmd
+from ragkit.commands.tune import make_qa_cmd, tune_generator_cmd, tune_reranker_cmd, tune_retriever_cmd
 
 app = typer.Typer(
     name="ragkit",
@@ -23,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+tune_app = typer.Typer(help="Fine-tune the retriever, the reranker or the generator.", no_args_is_help=True)
+app.add_typer(tune_app, name="tune")
 
 # Exceptions that mean "the input is wrong": shown as a message, not a stack trace.
 USER_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, NotADirectoryError, ValueError, KeyError)
@@ -43,8 +46,8 @@ def friendly(command: Callable) -> Callable:
     return wrapper
 
 
-def _register(name: str, command: Callable) -> None:
-    app.command(name)(friendly(command))
+def _register(name: str, command: Callable, group: typer.Typer = app) -> None:
+    group.command(name)(friendly(command))
 
 
 _register("demo", demo_cmd)
@@ -56,6 +59,10 @@ _register("eval-retrieval", eval_retrieval_cmd)
 _register("ask", ask_cmd)
 _register("chat", chat_cmd)
 _register("serve", serve_cmd)
+_register("make-qa", make_qa_cmd)
+_register("retriever", tune_retriever_cmd, tune_app)
+_register("reranker", tune_reranker_cmd, tune_app)
+_register("generator", tune_generator_cmd, tune_app)
 
 
 def main() -> None:
