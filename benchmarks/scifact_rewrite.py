@@ -18,8 +18,11 @@ here, replaying the recorded outputs through the same rewriter / reranker code:
     python benchmarks/scifact_rewrite.py llm --device cuda       # answer them (anywhere)
     python benchmarks/scifact_rewrite.py run                     # all rows, LLM rows replayed
 
-``run`` without recorded outputs computes the LLM rows live on a query subsample
-(``--llm-queries``, default 100; 135M-model inference is slow on 2 CPUs). Results:
+``run`` without recorded chat outputs computes the rewriting rows live on a query subsample
+(``--llm-queries``, default 100; 135M-model inference is slow on 2 CPUs). Without recorded
+reranker scores it scores BM25's top ``--rerank-depth`` (20) for ``--rerank-queries`` (20) seeded
+random claims here, caching each query's scores (``--rerank-cache``) so an interrupted run
+resumes. Every subsampled row has its BM25 / dense baseline on the same claims. Results:
 ``benchmarks/results/scifact_rewrite.json``; ``beir_scifact.py --rewriters`` calls ``run``.
 """
 
@@ -224,7 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("bm25", "dense"):
         runs[name], seconds = _retrieve(retrievers[name], None, texts, args.depth)
         add(name, qids, runs[name], seconds)
-    for label, (retriever, config) in PRF_ROWS.items():
+    for label, (retriever, config) in PRF_ROWS.items() if "prf" in args.rows else ():
         hits, seconds = _retrieve(retrievers[retriever], build("rewriter", config), texts, args.depth)
         add(label, qids, hits, seconds)
 
@@ -234,15 +237,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sub = _io(args.requests)["qids"]
         llm: Any = Replay(outputs["chat"])
         where = f"LLM outputs computed on {outputs.get('gpu') or outputs['device']} ({outputs['model']})"
+        timing = (f"q/s of the replayed LLM rows counts retrieval only: the LLM answered all "
+                  f"{len(outputs['chat']):,} chat requests in {outputs['seconds'].get('chat', 0):.1f} s on "
+                  f"{outputs.get('gpu') or outputs['device']} (batch {outputs.get('batch_size')}, greedy)")
     else:
         sub = _subset(qids, args.llm_queries)
         llm = build("llm", {"type": "transformers", "model": args.model})
         where = f"LLM run live on this machine's CPU ({args.model})"
+        timing = "q/s of the LLM rows includes the LLM, run on this machine's CPU"
     pos = {q: i for i, q in enumerate(qids)}
     sub_texts = [data.queries[q] for q in sub]
     for name in ("bm25", "dense"):
         add(f"{name} (same {len(sub)} queries)", sub, [runs[name][pos[q]] for q in sub], 0.0, "baseline for the LLM rows")
-    for label, (retriever, config) in LLM_ROWS.items():
+    for label, (retriever, config) in LLM_ROWS.items() if "llm" in args.rows else ():
         rewriter = build("rewriter", config)
         rewriter.use_llm(llm)
         with warnings.catch_warnings(record=True) as caught:
@@ -250,7 +257,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             hits, seconds = _retrieve(retrievers[retriever], rewriter, sub_texts, args.depth)
         fallbacks = sum("searching with the original" in str(w.message) for w in caught)
         add(label, sub, hits, seconds, f"{where}; {fallbacks} fallback warning(s)")
-    for name, method in RERANK_ROWS.items():
+    for name, method in RERANK_ROWS.items() if "rerank" in args.rows else ():
         recorded = (outputs or {}).get("scores", {}).get(method)
         if recorded:
             rq, depth, source = sub, RERANK_DEPTH, where
@@ -267,7 +274,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scores = [recorded[f"{q}\t{h.chunk_id}"] for q, hs in zip(rq, candidates) for h in hs]
         add(f"BM25 top-{depth} + {name}", rq, _ranked_lists(candidates, scores), seconds, source)
     ce = Path(args.cross_encoder).expanduser()
-    if (ce / "config.json").is_file():
+    if "cross-encoder" not in args.rows:
+        pass
+    elif (ce / "config.json").is_file():
         reranker = build("reranker", {"type": "cross-encoder", "model": str(ce)})
         start = time.perf_counter()
         hits = reranker.rerank(texts, [h[:RERANK_DEPTH] for h in runs["bm25"]], RERANK_DEPTH)
@@ -275,17 +284,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         rows[f"BM25 top-{RERANK_DEPTH} + cross-encoder"] = {"skipped": f"no cross-encoder at {ce}; run benchmarks/scifact_tuning.py"}
 
-    table = Table("row", "queries", *METRICS, "q/s", title="BEIR SciFact test: rewriting and reranking (trec_eval -c)")
+    table = Table("row", "queries", *METRICS, "q/s", "note", title="BEIR SciFact test: rewriting and reranking (trec_eval -c)")
     for label, row in rows.items():
         if "skipped" in row:
-            table.add_row(label, "–", *["skipped"] + [""] * (len(METRICS) - 1), "", )
+            table.add_row(label, "–", *([""] * len(METRICS)), "", row["skipped"])
             continue
         agg = row["aggregate"]
         table.add_row(label, str(row["n_queries"]), *(f"{agg[m]:.4f}" for m in METRICS),
-                      f"{row['queries_per_second']:.1f}" if row["queries_per_second"] else "")
+                      f"{row['queries_per_second']:.1f}" if row["queries_per_second"] else "", row.get("note", ""))
     console.print(table)
-    console.print(where)
-    result = {"dataset": "BEIR SciFact test", "depth": args.depth, "llm_queries": len(sub), "llm": where,
+    console.print(f"{where}. {timing}.")
+    result = {"dataset": "BEIR SciFact test", "depth": args.depth, "llm_queries": len(sub), "llm": where, "timing": timing,
               "machine": f"{platform.machine()} {os.cpu_count()} CPUs", "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scifact_rewrite.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
@@ -335,11 +344,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depth", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=None, help="prepare: LLM requests for this many queries (default all)")
     parser.add_argument("--llm-queries", type=int, default=100, help="run without recorded outputs: live LLM subsample")
-    parser.add_argument("--rerank-queries", type=int, default=30, help="LLM reranking without recorded scores: subsample")
+    parser.add_argument("--rerank-queries", type=int, default=20, help="LLM reranking without recorded scores: subsample")
     parser.add_argument("--rerank-depth", type=int, default=20, help="LLM reranking without recorded scores: BM25 depth")
     parser.add_argument("--rerank-cache", type=Path, default=cache_dir() / "bench" / "scifact-llm-rerank-scores.json")
     parser.add_argument("--requests", type=Path, default=cache_dir() / "bench" / "scifact-llm-requests.json.gz")
     parser.add_argument("--outputs", type=Path, default=cache_dir() / "bench" / "scifact-llm-outputs.json.gz")
+    parser.add_argument("--rows", type=lambda v: set(v.split(",")), default={"prf", "llm", "rerank", "cross-encoder"},
+                        help="run: which row groups (comma-separated: prf,llm,rerank,cross-encoder)")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--device", default=None)
     parser.add_argument("--batch-size", type=int, default=8)
