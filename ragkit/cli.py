@@ -12,6 +12,7 @@ from typing import Callable
 
 import typer
 
+from ragkit.commands.compare import compare_cmd, repro_cmd
 from ragkit.commands.demo import demo_cmd
 from ragkit.commands.index import eval_retrieval_cmd, index_cmd, search_cmd
 from ragkit.commands.ingest import ingest_cmd, inspect_cmd
@@ -60,6 +61,8 @@ _register("ask", ask_cmd)
 _register("chat", chat_cmd)
 _register("serve", serve_cmd)
 _register("make-qa", make_qa_cmd)
+_register("compare", compare_cmd)
+_register("repro", repro_cmd)
 _register("retriever", tune_retriever_cmd, tune_app)
 _register("reranker", tune_reranker_cmd, tune_app)
 _register("generator", tune_generator_cmd, tune_app)
