@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--test", type=float, default=0.25, help="fraction of pairs (by document) held out")
     ap.add_argument("--train-eval", type=int, default=24, help="training pairs also scored before/after")
     ap.add_argument("--reuse-qa", action="store_true")
+    ap.add_argument("--min-support", type=float, default=0.6, help="filter: answer words found in the chunk")
     args = ap.parse_args()
 
     from ragkit.indexes.store import ChunkStore
@@ -59,7 +60,7 @@ def main() -> None:
     qa_path = RESULTS / "generator_lora_qa.jsonl"
     t0 = time.perf_counter()
     if args.reuse_qa and qa_path.is_file():
-        pairs = read_qa_jsonl(qa_path)
+        pairs, _ = filter_qa(read_qa_jsonl(qa_path), min_support=args.min_support)  # today's filter rules
         results["qa"] = json.loads((RESULTS / "generator_lora.json").read_text()).get("qa", {}) if (RESULTS / "generator_lora.json").is_file() else {}
     else:
         ingest([ROOT / "ragkit" / "demo_corpus"], args.work / "index")
@@ -67,7 +68,8 @@ def main() -> None:
         llm = TransformersLLM("smollm2-135m", batch_size=16, max_new_tokens=64)
         raw = generate_qa(chunks, llm, questions_per_chunk=args.questions_per_chunk, max_new_tokens=64,
                           progress=lambda d, n: console.print(f"  generated for {d}/{n} chunks"))
-        pairs, report = filter_qa(raw)
+        write_qa_jsonl(raw, args.work / "generated_raw.jsonl")
+        pairs, report = filter_qa(raw, min_support=args.min_support)
         write_qa_jsonl(pairs, qa_path)
         results["qa"] = {"chunks": len(chunks), **report.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
     console.print(f"QA pairs: {results['qa']}")

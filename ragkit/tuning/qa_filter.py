@@ -2,7 +2,9 @@
 
 Rules, applied in order (the reason a pair was dropped is counted in ``FilterReport``):
 
-1. ``empty``: no question or no answer; ``idk``: the answer says it does not know;
+1. ``empty``: no question or no answer; ``not_question``: the "question" neither ends with
+   ``?`` nor starts with a question word (small models emit "Answer: ..." or instructions);
+   ``idk``: the answer says it does not know;
    ``echo``: the answer repeats the question; ``length``: question or answer longer than
    ``max_question_words`` / ``max_answer_words``.
 2. ``unsupported``: fewer than ``min_support`` of the answer's content words occur in its
@@ -25,7 +27,7 @@ from typing import Any, Callable
 
 from ragkit.tuning.data import QAPair
 
-__all__ = ["FilterReport", "content_tokens", "support_score", "jaccard", "dedup", "kmeans_select", "filter_qa"]
+__all__ = ["FilterReport", "content_tokens", "looks_like_question", "support_score", "jaccard", "dedup", "kmeans_select", "filter_qa"]
 
 _STOP = frozenset(
     """a an and are as at be been but by can could did do does for from had has have how i if in
@@ -34,6 +36,10 @@ _STOP = frozenset(
     your not no yes also about""".split()
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+_QWORDS = frozenset(
+    "what which who whom whose when where why how is are was were does do did can could should would will "
+    "may might has have had list name describe explain".split()
+)
 _IDK = re.compile(r"\b(?:i\s+do\s*n[o']?t\s+know|not\s+(?:mentioned|stated|provided)|no\s+information|cannot\s+answer)\b", re.I)
 
 
@@ -47,6 +53,13 @@ def content_tokens(text: str) -> set[str]:
             w = w[:-1]
         out.add(w)
     return out
+
+
+def looks_like_question(text: str) -> bool:
+    """True for ``...?`` or text starting with a question word (``How to reset the alarm``)."""
+    text = text.strip()
+    words = _WORD.findall(text.lower())
+    return text.endswith("?") or (bool(words) and words[0] in _QWORDS)
 
 
 def support_score(answer: str, context: str) -> float:
@@ -181,6 +194,8 @@ def filter_qa(
         q, a = p.question.strip(), p.answer.strip()
         if not q or not a:
             report.dropped["empty"] += 1
+        elif not looks_like_question(q):
+            report.dropped["not_question"] += 1
         elif _IDK.search(a):
             report.dropped["idk"] += 1
         elif content_tokens(a) <= content_tokens(q):

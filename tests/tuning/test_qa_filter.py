@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ragkit.tuning.data import QAPair
-from ragkit.tuning.qa_filter import dedup, filter_qa, kmeans_select, support_score
+from ragkit.tuning.qa_filter import dedup, filter_qa, kmeans_select, looks_like_question, support_score
 
 CTX = "The Helios X2 pump moves 40 litres of water per minute at 3 bar and has a two year warranty."
 
@@ -30,14 +30,22 @@ def test_filter_rules_and_report():
         _p("", "x"),  # empty
         _p("How much water does the pump move per minute?", "40 litres per minute."),  # near-duplicate
         _p("How long is the warranty?", " ".join(["two year warranty"] * 40)),  # too long
+        _p("Answer: 40 litres", "40 litres of water"),  # not a question
+        _p("Write a function that pumps water", "40 litres of water"),  # an instruction
     ]
     kept, report = filter_qa(pairs, min_support=0.6, dedup_threshold=0.6, max_answer_words=50)
     assert [p.question for p in kept] == ["How much water does the pump move?"]
     assert kept[0].metadata["support"] == 1.0
     assert report.to_dict() == {
-        "total": 7, "kept": 1,
-        "dropped": {"unsupported": 1, "idk": 1, "echo": 1, "empty": 1, "duplicate": 1, "length": 1},
+        "total": 9, "kept": 1,
+        "dropped": {"unsupported": 1, "idk": 1, "echo": 1, "empty": 1, "duplicate": 1, "length": 1, "not_question": 2},
     }
+
+
+def test_looks_like_question():
+    assert looks_like_question("What is the warranty?") and looks_like_question("How to reset the alarm")
+    assert looks_like_question("The pump's pressure?")
+    assert not looks_like_question("Answer: 1.5 hours") and not looks_like_question("The answer is:")
 
 
 def test_dedup_keeps_first_and_distinct_questions():
