@@ -42,6 +42,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _num(value: Any, digits: int) -> str:
+    """A number with ``digits`` decimals (ints too), ``–`` when missing."""
+    return fmt(None if value is None else float(value), digits)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
@@ -59,7 +64,8 @@ def quality_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 def cost_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the cost table."""
     header = ["system", "train s", "load s", "latency / answer s", "peak RSS MiB", "RSS added MiB"]
-    rows = [[s["name"], c["train_seconds"], c["load_seconds"], c["latency_per_answer_s"], c["peak_rss_mb"], c["rss_added_mb"]]
+    rows = [[s["name"], _num(c["train_seconds"], 1), _num(c["load_seconds"], 2), _num(c["latency_per_answer_s"], 3),
+             _num(c["peak_rss_mb"], 0), _num(c["rss_added_mb"], 0)]
             for s in results["systems"] for c in [s["costs"]]]
     return header, rows
 
@@ -106,8 +112,8 @@ def tuning_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         loss = r.get("train_loss")
         if "train_loss_first" in r:
             loss = f"{r['train_loss_first']:.3f} → {r['train_loss_last']:.3f}"
-        rows.append([kind, t["source"], t["model"] or json.dumps(t["llm"]), r.get("n_train"), t["train_seconds"],
-                     (t.get("cost") or {}).get("peak_rss_mb"), loss])
+        rows.append([kind, t["source"], t["model"] or json.dumps(t["llm"]), r.get("n_train"),
+                     _num(t["train_seconds"], 1), _num((t.get("cost") or {}).get("peak_rss_mb"), 0), loss])
     return header, rows
 
 

@@ -101,7 +101,7 @@ def test_markdown_tables():
     assert "| system | EM | F1 | citation prec. | IDK rate |" in md
     assert "| base LLM + RAG | 1.000 | 1.000 | 1.000 | 0.000 |" in md
     assert "| base LLM, closed-book | 0.000 | 0.000 | – | 1.000 |" in md  # undefined shows as a dash
-    assert "| LoRA LLM, closed-book | 12.500 |" in md  # cost table: training time
+    assert "| LoRA LLM, closed-book | 12.5 | 1.00 | 3.000 | 902 | 10 |" in md  # cost table
     assert "interpolation (n=1)" in md and "extrapolation (n=1)" in md
     assert "| base LLM + RAG | faithfulness | parse_error | 2 |" in md
     assert "| faithfulness | not_applicable |" not in md
