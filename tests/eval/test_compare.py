@@ -241,3 +241,38 @@ def test_compare_rejects_a_missing_index(tmp_path):
     cfg = CompareConfig.from_dict({"index": "nowhere", "qa": {"source": "jsonl", "path": "qa.jsonl"}}, tmp_path)
     with pytest.raises(FileNotFoundError, match="not a ragkit index"):
         run_compare(cfg, tmp_path / "out")
+
+
+@pytest.mark.slow  # real training: LoRA on SmolLM2-135M, MiniLM embedder and cross-encoder (tiny settings)
+def test_compare_trains_every_tuning_and_reuses_it(tmp_path):
+    from ragkit.eval.compare import run_compare
+
+    _corpus_and_qa(tmp_path)
+    config = {
+        "corpus": "corpus", "k": 2, "threads": 1, "metrics": ["exact_match", "token_f1", "gold_in_context"],
+        "qa": {"source": "jsonl", "path": "qa.jsonl", "split": {"by": "question", "test": 0.34, "seed": 0}},
+        "llm": {"type": "transformers", "model": "smollm2-135m", "max_new_tokens": 8},
+        "generator": {"max_new_tokens": 8, "max_context_tokens": 256},
+        "tuning": {
+            "generator": {"epochs": 1, "batch_size": 4, "max_length": 96, "lora_rank": 4, "progress": False},
+            "retriever": {"epochs": 1, "batch_size": 2, "progress": False},
+            "reranker": {"epochs": 1, "batch_size": 4, "negatives": 1, "progress": False},
+        },
+        "ragas": {"enabled": False}, "similarity_split": {"enabled": False},
+    }
+    out = tmp_path / "out"
+    results = run_compare(CompareConfig.from_dict(config, tmp_path), out)
+    assert {k: t["source"] for k, t in results["tuning"].items()} == {k: "trained" for k in ("generator", "reranker", "retriever")}
+    assert (out / "models" / "generator" / "adapter_config.json").is_file()
+    assert (out / "index-tuned-retriever" / "manifest.json").is_file()
+    assert results["tuning"]["generator"]["record"]["train_steps"] == 1
+    for s in results["systems"]:
+        assert s["aggregate"]["n"] == 2 and s["aggregate"]["token_f1"] is not None
+        assert s["costs"]["latency_per_answer_s"] > 0
+    lora = next(s for s in results["systems"] if s["id"] == "lora-closed")
+    assert lora["costs"]["train_seconds"] > 0
+    # a second run with the same data and settings reuses the trained models
+    config["systems"] = [{"id": "lora-closed", "name": "LoRA LLM, closed-book", "llm": "tuned", "mode": "closed-book"}]
+    again = run_compare(CompareConfig.from_dict(config, tmp_path), out)
+    assert again["tuning"]["generator"]["source"] == "cached"
+    assert again["systems"][0]["costs"]["train_seconds"] == lora["costs"]["train_seconds"]
