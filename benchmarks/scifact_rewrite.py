@@ -140,7 +140,7 @@ def _score(data: Any, qids: list[str], hits: list, seconds: float) -> dict[str, 
     qrels = {q: data.qrels[q] for q in qids}
     result = evaluate(qrels, run_from_hits(qids, hits), METRICS)
     return {"aggregate": result["aggregate"], "n_queries": len(qids), "seconds": round(seconds, 2),
-            "queries_per_second": round(len(qids) / seconds, 2) if seconds else None}
+            "queries_per_second": float(f"{len(qids) / seconds:.3g}") if seconds else None}
 
 
 # -- prepare: record the LLM requests ------------------------------------------------------
@@ -291,7 +291,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             continue
         agg = row["aggregate"]
         table.add_row(label, str(row["n_queries"]), *(f"{agg[m]:.4f}" for m in METRICS),
-                      f"{row['queries_per_second']:.1f}" if row["queries_per_second"] else "", row.get("note", ""))
+                      f"{row['queries_per_second']:.3g}" if row["queries_per_second"] else "", row.get("note", ""))
     console.print(table)
     console.print(f"{where}. {timing}.")
     result = {"dataset": "BEIR SciFact test", "depth": args.depth, "llm_queries": len(sub), "llm": where, "timing": timing,
