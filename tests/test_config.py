@@ -6,7 +6,7 @@ from ragkit.config import load_spec, save_spec
 
 SPEC = {
     "index": "runs/demo",
-    "rewriter": {"type": "rm3", "fb_docs": 10, "fb_terms": 10, "original_weight": 0.5},
+    "rewriter": {"type": "rm3", "fb_docs": 10, "fb_terms": 10, "original_query_weight": 0.5},
     "retriever": {"type": "hybrid", "fusion": "rrf", "weights": [0.5, 0.5]},
     "reranker": {"type": "cross-encoder", "model": "models/reranker"},
     "generator": {"type": "llm", "llm": {"type": "transformers", "model": "smollm2-135m"}},
