@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Iterator
 
+from ragkit.connectors.chunking import Chunker
 from ragkit.registry import Component
 from ragkit.types import Chunk
 
@@ -33,6 +34,17 @@ class Connector(Component):
     """
 
     extensions: ClassVar[tuple[str, ...]] = ()
+    max_tokens: int
+    overlap_tokens: int
+    tokenizer: str
+
+    @property
+    def chunker(self) -> Chunker:
+        """The ``Chunker`` built from this connector's budget (made on first use)."""
+        chunker = getattr(self, "_chunker", None)
+        if chunker is None:
+            chunker = self._chunker = Chunker(self.max_tokens, self.overlap_tokens, self.tokenizer)
+        return chunker
 
     def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
         """Yield the chunks of one file.

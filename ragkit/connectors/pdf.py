@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from ragkit.connectors.base import Connector, ConnectorWarning, ParseError
-from ragkit.connectors.chunking import Chunker
 from ragkit.registry import register
 from ragkit.types import Chunk
 
@@ -183,14 +182,6 @@ class PdfConnector(Connector):
         self.tokenizer = tokenizer
         self.detect_headings = detect_headings
         self.tables = tables
-        self._chunker: Chunker | None = None
-
-    @property
-    def chunker(self) -> Chunker:
-        """The ``Chunker`` built from this connector's budget (made on first use)."""
-        if self._chunker is None:
-            self._chunker = Chunker(self.max_tokens, self.overlap_tokens, self.tokenizer)
-        return self._chunker
 
     def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
         """Yield the text and table chunks of one PDF, page by page.

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import ClassVar, Iterator
 
 from ragkit.connectors.base import Connector, ConnectorWarning
-from ragkit.connectors.chunking import Chunker
 from ragkit.registry import register
 from ragkit.types import Chunk
 
@@ -121,14 +120,6 @@ class TextConnector(Connector):
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.tokenizer = tokenizer
-        self._chunker: Chunker | None = None
-
-    @property
-    def chunker(self) -> Chunker:
-        """The ``Chunker`` built from this connector's budget (made on first use)."""
-        if self._chunker is None:
-            self._chunker = Chunker(self.max_tokens, self.overlap_tokens, self.tokenizer)
-        return self._chunker
 
     def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
         """Yield the chunks of one text or Markdown file, in file order.
