@@ -224,9 +224,16 @@ def run_condition(matrix: Matrix, row: Condition, work: Path, dry_run: bool = Fa
     return result
 
 
+def _label(key: str) -> str:
+    """A score's short name: the last path part, or the system and metric for ``x[id=..].y.z`` keys."""
+    match = re.search(r"\[[^=\]]+=([^\]]+)\]", key)
+    last = key.rsplit(".", 1)[-1]
+    return f"{match.group(1)}:{last}" if match else last
+
+
 def _describe(r: RowResult) -> str:
     scores = "  ".join(
-        f"{e['key'].rsplit('.', 1)[-1]} {e['got']:.4f} (expected {e['expected']:.4f} ± {e['tolerance']:g})"
+        f"{_label(e['key'])} {e['got']:.4f} (expected {e['expected']:.4f} ± {e['tolerance']:g})"
         if e.get("got") is not None else f"{e['key']}: missing" for e in r.scores
     )
     tail = f"  {r.seconds:.1f} s" if r.seconds else ""

@@ -165,7 +165,6 @@ def reranker_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow  # ~30-50 s: two MiniLM indexes, a cross-encoder, ragas
 def test_compare_end_to_end_with_a_user_qa_jsonl(tmp_path, reranker_dir):
     from ragkit.eval.compare import compare_from_file
     from ragkit.models import resolve
