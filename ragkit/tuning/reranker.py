@@ -24,7 +24,7 @@ from typing import Any
 from ragkit.registry import Component, build, register
 from ragkit.tuning.data import QAPair, data_hash
 from ragkit.tuning.evaluate import RetrievalTask, bm25_run, rerank_run, retrieval_metrics
-from ragkit.tuning.run import TuningResult, set_seed, tuning_run
+from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
 
 __all__ = ["RerankerTuner", "evaluate_reranker", "QUERY_REWRITES", "LOSSES"]
 
@@ -200,18 +200,7 @@ class RerankerTuner(Component):
                 loss = losses.MultipleNegativesRankingLoss(model, num_negatives=self.negatives)
             with tempfile.TemporaryDirectory(prefix=".trainer-", dir=run.dir) as scratch:
                 args = CrossEncoderTrainingArguments(
-                    output_dir=scratch,
-                    num_train_epochs=self.epochs,
-                    per_device_train_batch_size=self.batch_size,
-                    learning_rate=self.learning_rate,
-                    warmup_steps=self.warmup_ratio,
-                    save_strategy="no",
-                    report_to=[],
-                    logging_steps=max(1, len(dataset) // self.batch_size // 10),
-                    seed=self.seed,
-                    data_seed=self.seed,
-                    disable_tqdm=not self.progress,
-                    use_cpu=model.device.type == "cpu",
+                    **trainer_arguments(self, len(dataset), scratch, model.device.type)
                 )
                 started = time.perf_counter()
                 output = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss).train()

@@ -23,7 +23,7 @@ from typing import Any
 from ragkit.registry import Component, register
 from ragkit.tuning.data import QAPair, data_hash
 from ragkit.tuning.evaluate import RetrievalTask, dense_run, retrieval_metrics
-from ragkit.tuning.run import TuningResult, set_seed, tuning_run
+from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
 
 __all__ = ["RetrieverTuner", "LOSSES", "evaluate_embedder"]
 
@@ -178,19 +178,8 @@ class RetrieverTuner(Component):
                                                                  show_progress_bar=False)
             with tempfile.TemporaryDirectory(prefix=".trainer-", dir=run.dir) as scratch:
                 args = SentenceTransformerTrainingArguments(
-                    output_dir=scratch,
-                    num_train_epochs=self.epochs,
-                    per_device_train_batch_size=self.batch_size,
-                    learning_rate=self.learning_rate,
-                    warmup_steps=self.warmup_ratio,
+                    **trainer_arguments(self, len(dataset), scratch, model.device.type),
                     batch_sampler=BatchSamplers.NO_DUPLICATES,
-                    save_strategy="no",
-                    report_to=[],
-                    logging_steps=max(1, len(dataset) // self.batch_size // 10),
-                    seed=self.seed,
-                    data_seed=self.seed,
-                    disable_tqdm=not self.progress,
-                    use_cpu=model.device.type == "cpu",
                     dataloader_drop_last=False,
                 )
                 trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from ragkit.indexes.atomic import atomic_dir, atomic_write_text
 
-__all__ = ["TUNING_FILE", "TuningResult", "tuning_run", "read_tuning_record", "set_seed"]
+__all__ = ["TUNING_FILE", "TuningResult", "tuning_run", "read_tuning_record", "set_seed", "trainer_arguments"]
 
 TUNING_FILE = "ragkit-tuning.json"
 
@@ -58,6 +58,32 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def trainer_arguments(tuner: Any, n_examples: int, output_dir: str, device_type: str) -> dict[str, Any]:
+    """The training-arguments keywords every sentence-transformers tuner shares.
+
+    Args:
+        tuner: a tuner with ``epochs``, ``batch_size``, ``learning_rate``, ``warmup_ratio``,
+            ``seed`` and ``progress`` attributes.
+        n_examples: training examples (sets the logging interval to ~10 logs an epoch).
+        output_dir: the trainer's scratch directory (nothing is saved there: ``save_strategy="no"``).
+        device_type: the model's device type (``"cpu"`` forces CPU training).
+    """
+    return {
+        "output_dir": output_dir,
+        "num_train_epochs": tuner.epochs,
+        "per_device_train_batch_size": tuner.batch_size,
+        "learning_rate": tuner.learning_rate,
+        "warmup_steps": tuner.warmup_ratio,
+        "save_strategy": "no",
+        "report_to": [],
+        "logging_steps": max(1, n_examples // tuner.batch_size // 10),
+        "seed": tuner.seed,
+        "data_seed": tuner.seed,
+        "disable_tqdm": not tuner.progress,
+        "use_cpu": device_type == "cpu",
+    }
 
 
 @contextlib.contextmanager
