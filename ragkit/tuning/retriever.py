@@ -22,6 +22,7 @@ from typing import Any
 
 from ragkit.registry import Component, register
 from ragkit.tuning.data import QAPair, data_hash
+from ragkit.precision import PRECISIONS, autocast
 from ragkit.tuning.evaluate import RetrievalTask, dense_run, retrieval_metrics
 from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
 
@@ -30,14 +31,18 @@ __all__ = ["RetrieverTuner", "LOSSES", "evaluate_embedder"]
 LOSSES = ("mnrl", "cached-mnrl")
 
 
-def evaluate_embedder(model: Any, task: RetrievalTask, k: int = 100, batch_size: int = 64) -> dict[str, float]:
+def evaluate_embedder(
+    model: Any, task: RetrievalTask, k: int = 100, batch_size: int = 64, precision: str = "auto"
+) -> dict[str, float]:
     """Dense-retrieval metrics of a SentenceTransformer on ``task`` (cosine, top ``k``)."""
-    run = dense_run(
-        lambda texts: model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False),
-        task,
-        k=k,
-    )
-    return retrieval_metrics(run, task.qrels)
+
+    def encode(texts: list[str]) -> Any:
+        with autocast(precision, model.device.type):
+            vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
+                                   show_progress_bar=len(texts) > 1000)
+        return vectors.float().cpu().numpy()
+
+    return retrieval_metrics(dense_run(encode, task, k=k), task.qrels)
 
 
 @register("tuner", "retriever")
@@ -60,6 +65,8 @@ class RetrieverTuner(Component):
         seed: seed for shuffling, dropout and initialisation.
         device: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
         eval_k: retrieval depth for the before/after metrics.
+        precision: ``"auto"`` (bf16 mixed precision where the hardware computes bf16 natively,
+            else fp32), ``"fp32"`` or ``"bf16"``; used for training and evaluation.
         progress: show progress bars.
     """
 
@@ -81,8 +88,11 @@ class RetrieverTuner(Component):
         seed: int = 0,
         device: str | None = None,
         eval_k: int = 100,
+        precision: str = "auto",
         progress: bool = True,
     ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
         if batch_size < 2:
@@ -103,6 +113,7 @@ class RetrieverTuner(Component):
         self.seed = seed
         self.device = device
         self.eval_k = eval_k
+        self.precision = precision
         self.progress = progress
 
     def _dataset(self, pairs: list[QAPair]) -> Any:
@@ -161,7 +172,7 @@ class RetrieverTuner(Component):
         model = self._load()
         with tuning_run(out_dir, "retriever", self.base, self.to_config(), data_hash(train), len(dataset), self.seed) as run:
             if evaluation is not None:
-                run.record["metrics_before"] = evaluate_embedder(model, evaluation, self.eval_k)
+                run.record["metrics_before"] = evaluate_embedder(model, evaluation, self.eval_k, precision=self.precision)
             module = model[0]
             if self.lora:
                 from peft import LoraConfig, get_peft_model
@@ -191,7 +202,7 @@ class RetrieverTuner(Component):
             run.record["train_loss"] = float(output.training_loss)
             run.record["train_steps"] = int(output.global_step)
             if evaluation is not None:
-                run.record["metrics_after"] = evaluate_embedder(model, evaluation, self.eval_k)
+                run.record["metrics_after"] = evaluate_embedder(model, evaluation, self.eval_k, precision=self.precision)
             model.save(str(run.dir))
             record = run.record
         return TuningResult(out_dir=str(out_dir), record=record)

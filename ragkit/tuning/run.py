@@ -65,13 +65,17 @@ def trainer_arguments(tuner: Any, n_examples: int, output_dir: str, device_type:
 
     Args:
         tuner: a tuner with ``epochs``, ``batch_size``, ``learning_rate``, ``warmup_ratio``,
-            ``seed`` and ``progress`` attributes.
+            ``seed`` and ``progress`` attributes, and optionally ``precision``
+            (``ragkit.precision``: bf16 mixed precision where it resolves to bf16).
         n_examples: training examples (sets the logging interval to ~10 logs an epoch).
         output_dir: the trainer's scratch directory (nothing is saved there: ``save_strategy="no"``).
         device_type: the model's device type (``"cpu"`` forces CPU training).
     """
+    from ragkit.precision import resolve_precision
+
     return {
         "output_dir": output_dir,
+        "bf16": resolve_precision(getattr(tuner, "precision", "fp32"), device_type) == "bf16",
         "num_train_epochs": tuner.epochs,
         "per_device_train_batch_size": tuner.batch_size,
         "learning_rate": tuner.learning_rate,
