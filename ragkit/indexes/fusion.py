@@ -7,7 +7,9 @@ deterministic.
 
 References: Cormack, Clarke & Büttcher 2009, "Reciprocal Rank Fusion outperforms Condorcet and
 individual Rank Learning Methods"; Fox & Shaw 1994, "Combination of Multiple Searches"
-(CombSUM); Lee 1997, "Analyses of Multiple Evidence Combination" (min-max normalisation).
+(CombSUM); Lee 1997, "Analyses of Multiple Evidence Combination" (min-max normalisation);
+Yilmaz et al. 2019, "Cross-Domain Modeling of Sentence-Level Evidence for Document Retrieval"
+(Birch: a BERT reranker's score interpolated with the first-stage BM25 score).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Sequence
 
 from ragkit.types import Chunk, Hit
 
-__all__ = ["rrf", "weighted", "normalize", "NORMALIZATIONS"]
+__all__ = ["rrf", "weighted", "normalize", "interpolate", "NORMALIZATIONS"]
 
 NORMALIZATIONS = ("minmax", "zscore", "none")
 
@@ -122,3 +124,22 @@ def weighted(
     all_ids = {h.chunk_id for run in runs for h in run}
     scores = {c: sum(wi * n.get(c, floor) for wi, n, floor in zip(w, normed, floors)) for c in all_ids}
     return _ranked(scores, _chunks(runs), "weighted", limit)
+
+
+def interpolate(rerank: Sequence[float], first_stage: Sequence[float], weight: float) -> list[float]:
+    """``(1 - weight) * minmax(rerank) + weight * minmax(first_stage)`` for one query's candidates.
+
+    The reranker/first-stage interpolation of Birch and monoBERT+BM25: the two score lists are
+    aligned (same candidates, same order) and min-max normalised within the query first.
+
+    Raises:
+        ValueError: lists of different lengths, or a weight outside [0, 1].
+    """
+    if len(rerank) != len(first_stage):
+        raise ValueError(f"{len(rerank)} reranker scores for {len(first_stage)} first-stage scores")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the first-stage weight must be in [0, 1], got {weight}")
+    if weight == 0.0:
+        return [float(s) for s in rerank]
+    a, b = normalize(rerank), normalize(first_stage)
+    return [(1.0 - weight) * x + weight * y for x, y in zip(a, b)]

@@ -12,7 +12,18 @@ from typing import Any, Callable
 
 from ragkit.tuning.data import QAPair
 
-__all__ = ["RetrievalTask", "task_from_pairs", "retrieval_metrics", "dense_run", "rerank_run", "bm25_run", "token_f1"]
+__all__ = [
+    "RetrievalTask",
+    "task_from_pairs",
+    "retrieval_metrics",
+    "dense_run",
+    "rerank_run",
+    "bm25_run",
+    "first_stage_run",
+    "interpolate_run",
+    "interpolation_curve",
+    "token_f1",
+]
 
 Run = dict[str, dict[str, float]]
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map")
@@ -28,12 +39,16 @@ class RetrievalTask:
         qrels: ``{query_id: {doc_id: relevance}}`` (relevance > 0 is relevant).
         candidates: optional first-stage ranking ``{query_id: [doc_id, ...]}`` that a reranker
             reorders; ``None`` makes ``rerank_run`` retrieve BM25 candidates itself.
+        first_stage: optional first-stage scores of the candidates ``{query_id: {doc_id: score}}``
+            (e.g. real BM25 scores) for reranker/first-stage interpolation; without them the
+            candidates' ranks stand in (``first_stage_run``).
     """
 
     queries: dict[str, str]
     corpus: dict[str, str]
     qrels: dict[str, dict[str, int]]
     candidates: dict[str, list[str]] | None = None
+    first_stage: Run | None = None
 
 
 def task_from_pairs(pairs: list[QAPair], corpus: Any) -> RetrievalTask:
@@ -101,13 +116,13 @@ def dense_run(
 
 def bm25_run(task: RetrievalTask, k: int = 100) -> Run:
     """BM25 (bm25s, Lucene, k1=0.9, b=0.4, stemmed) ranking of the corpus for each query."""
-    from ragkit.tuning.negatives import CorpusDoc, bm25_candidates
+    from ragkit.tuning.negatives import CorpusDoc, bm25_scored
 
     ids = list(task.corpus)
     docs = [CorpusDoc(i, task.corpus[i], i) for i in ids]
     qids = list(task.queries)
-    cands = bm25_candidates([task.queries[q] for q in qids], docs, k)
-    return {qid: {ids[i]: float(k - r) for r, i in enumerate(row)} for qid, row in zip(qids, cands)}
+    cands = bm25_scored([task.queries[q] for q in qids], docs, k)
+    return {qid: {ids[i]: score for i, score in row} for qid, row in zip(qids, cands)}
 
 
 def rerank_run(
@@ -131,6 +146,38 @@ def rerank_run(
         run[q] = {d: scores[i + j] for j, d in enumerate(docs)}
         i += len(docs)
     return run
+
+
+def first_stage_run(task: RetrievalTask, depth: int = 100) -> Run:
+    """The candidates' first-stage scores down to ``depth``: ``task.first_stage`` or, without it, ``depth - rank``."""
+    if task.candidates is None:
+        raise ValueError("the task has no first-stage candidates")
+    out: Run = {}
+    for q, docs in task.candidates.items():
+        given = (task.first_stage or {}).get(q)
+        out[q] = {d: float(given[d]) if given and d in given else float(depth - r) for r, d in enumerate(docs[:depth])}
+    return out
+
+
+def interpolate_run(rerank: Run, first: Run, weight: float) -> Run:
+    """Per query, ``(1 - weight) * minmax(rerank) + weight * minmax(first)`` over the reranked docs."""
+    from ragkit.indexes.fusion import interpolate
+
+    out: Run = {}
+    for q, scores in rerank.items():
+        docs = list(scores)
+        base = first.get(q, {})
+        floor = min(base.values()) if base else 0.0
+        mixed = interpolate([scores[d] for d in docs], [base.get(d, floor) for d in docs], weight)
+        out[q] = dict(zip(docs, mixed))
+    return out
+
+
+def interpolation_curve(
+    rerank: Run, first: Run, qrels: dict[str, dict[str, int]], weights: tuple[float, ...] = tuple(i / 10 for i in range(11))
+) -> dict[str, float]:
+    """nDCG@10 of the reranker/first-stage interpolation at each weight (0: reranker only, 1: first stage only)."""
+    return {f"{w:.1f}": retrieval_metrics(interpolate_run(rerank, first, w), qrels)["ndcg@10"] for w in weights}
 
 
 def token_f1(prediction: str, reference: str) -> float:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from ragkit.tuning.data import QAPair
 
-__all__ = ["CorpusDoc", "as_corpus", "bm25_candidates", "dense_candidates", "mine_hard_negatives"]
+__all__ = ["CorpusDoc", "as_corpus", "bm25_candidates", "bm25_scored", "dense_candidates", "mine_hard_negatives"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +38,11 @@ def as_corpus(corpus: Any) -> list[CorpusDoc]:
 
 def bm25_candidates(queries: list[str], docs: list[CorpusDoc], depth: int) -> list[list[int]]:
     """Top ``depth`` doc indices per query with BM25 (bm25s, Lucene variant, k1=0.9, b=0.4, stemmed)."""
+    return [[i for i, _ in row] for row in bm25_scored(queries, docs, depth)]
+
+
+def bm25_scored(queries: list[str], docs: list[CorpusDoc], depth: int) -> list[list[tuple[int, float]]]:
+    """Top ``depth`` ``(doc index, BM25 score)`` per query, best first (as ``bm25_candidates``)."""
     import bm25s
     import Stemmer
 
@@ -46,8 +51,8 @@ def bm25_candidates(queries: list[str], docs: list[CorpusDoc], depth: int) -> li
     index.index(bm25s.tokenize([d.text for d in docs], stopwords="en", stemmer=stemmer, show_progress=False),
                 show_progress=False)
     tokens = bm25s.tokenize(queries, stopwords="en", stemmer=stemmer, show_progress=False)
-    ids, _ = index.retrieve(tokens, k=min(depth, len(docs)), show_progress=False)
-    return [[int(i) for i in row] for row in ids]
+    ids, scores = index.retrieve(tokens, k=min(depth, len(docs)), show_progress=False)
+    return [[(int(i), float(s)) for i, s in zip(row, srow)] for row, srow in zip(ids, scores)]
 
 
 def dense_candidates(

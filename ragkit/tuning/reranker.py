@@ -23,19 +23,46 @@ from typing import Any
 
 from ragkit.registry import Component, build, register
 from ragkit.tuning.data import QAPair, data_hash
-from ragkit.tuning.evaluate import RetrievalTask, bm25_run, rerank_run, retrieval_metrics
+from ragkit.eval.retrieval import write_run
+from ragkit.precision import PRECISIONS, autocast
+from ragkit.tuning.evaluate import (
+    Run,
+    RetrievalTask,
+    bm25_run,
+    first_stage_run,
+    interpolation_curve,
+    rerank_run,
+    retrieval_metrics,
+)
 from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
 
-__all__ = ["RerankerTuner", "evaluate_reranker", "QUERY_REWRITES", "LOSSES"]
+__all__ = ["RerankerTuner", "evaluate_reranker", "reranked_run", "QUERY_REWRITES", "LOSSES"]
 
 QUERY_REWRITES = ("none", "car")
+EVAL_RUN = "eval-run.trec"
 LOSSES = ("bce", "mnrl")
 
 
-def evaluate_reranker(model: Any, task: RetrievalTask, depth: int = 100, batch_size: int = 64) -> dict[str, float]:
+def reranked_run(model: Any, task: RetrievalTask, depth: int = 100, batch_size: int = 64, precision: str = "auto") -> Run:
+    """A CrossEncoder's scores for each query's top ``depth`` first-stage candidates (with a progress bar)."""
+    from tqdm.auto import tqdm
+
+    def score(pairs: list[tuple[str, str]]) -> list[float]:
+        out: list[float] = []
+        step = batch_size * 8
+        with autocast(precision, model.device.type), tqdm(total=len(pairs), desc="rerank", unit="pair", leave=False) as bar:
+            for i in range(0, len(pairs), step):
+                chunk = pairs[i : i + step]
+                out.extend(float(s) for s in model.predict(chunk, batch_size=batch_size, show_progress_bar=False))
+                bar.update(len(chunk))
+        return out
+
+    return rerank_run(score, task, depth)
+
+
+def evaluate_reranker(model: Any, task: RetrievalTask, depth: int = 100, batch_size: int = 64, precision: str = "auto") -> dict[str, float]:
     """Metrics of a CrossEncoder reranking each query's top ``depth`` first-stage candidates."""
-    run = rerank_run(lambda pairs: model.predict(pairs, batch_size=batch_size, show_progress_bar=False), task, depth)
-    return retrieval_metrics(run, task.qrels)
+    return retrieval_metrics(reranked_run(model, task, depth, batch_size, precision), task.qrels)
 
 
 def _with_candidates(task: RetrievalTask, depth: int) -> RetrievalTask:
@@ -43,7 +70,7 @@ def _with_candidates(task: RetrievalTask, depth: int) -> RetrievalTask:
         return task
     run = bm25_run(task, depth)
     cands = {q: sorted(r, key=r.get, reverse=True) for q, r in run.items()}
-    return RetrievalTask(task.queries, task.corpus, task.qrels, cands)
+    return RetrievalTask(task.queries, task.corpus, task.qrels, cands, first_stage=run)
 
 
 @register("tuner", "reranker")
@@ -72,7 +99,13 @@ class RerankerTuner(Component):
         eval_depth: first-stage candidates reranked in evaluation.
         seed: seed for the head's initialisation, shuffling and dropout.
         device: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
+        precision: ``"auto"`` (bf16 mixed precision where the hardware computes bf16 natively,
+            else fp32), ``"fp32"`` or ``"bf16"``; used for training and evaluation.
         progress: show progress bars.
+
+    The record's ``interpolation`` holds evaluation nDCG@10 of
+    ``(1 - w) * reranker + w * first stage`` for w = 0, 0.1 … 1 (``CrossEncoderReranker``'s
+    ``first_stage_weight``), so the weight can be chosen on a dev task.
     """
 
     def __init__(
@@ -94,8 +127,11 @@ class RerankerTuner(Component):
         eval_depth: int = 100,
         seed: int = 0,
         device: str | None = None,
+        precision: str = "auto",
         progress: bool = True,
     ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if query_rewrite not in QUERY_REWRITES:
             raise ValueError(f"query_rewrite must be one of {QUERY_REWRITES}, got {query_rewrite!r}")
         if loss not in LOSSES:
@@ -119,6 +155,7 @@ class RerankerTuner(Component):
         self.eval_depth = eval_depth
         self.seed = seed
         self.device = device
+        self.precision = precision
         self.progress = progress
 
     def _dataset(self, pairs: list[QAPair]) -> Any:
@@ -163,7 +200,9 @@ class RerankerTuner(Component):
                 reranked before (with ``evaluate_base``) and after training.
 
         Returns:
-            The ``TuningResult``; the record also holds ``first_stage`` metrics and CAR stats.
+            The ``TuningResult``; the record also holds ``first_stage`` metrics, the
+            ``interpolation`` curve and CAR stats, and ``out_dir/eval-run.trec`` the reranked
+            evaluation run (TREC format) when ``evaluation`` was given.
 
         Raises:
             ValueError: no pair with a positive and negatives.
@@ -188,10 +227,11 @@ class RerankerTuner(Component):
         with tuning_run(out_dir, "reranker", self.base, self.to_config(), data_hash(pairs), len(dataset), self.seed) as run:
             run.record["car"] = car_stats
             if task is not None:
-                first = {q: {d: float(len(c) - r) for r, d in enumerate(c[: self.eval_depth])} for q, c in task.candidates.items()}
-                run.record["first_stage"] = retrieval_metrics(first, task.qrels)
+                run.record["first_stage"] = retrieval_metrics(first_stage_run(task, self.eval_depth), task.qrels)
                 run.record["metrics_before"] = (
-                    evaluate_reranker(model, task, self.eval_depth) if self.evaluate_base else run.record["first_stage"]
+                    evaluate_reranker(model, task, self.eval_depth, precision=self.precision)
+                    if self.evaluate_base
+                    else run.record["first_stage"]
                 )
             if self.loss == "bce":
                 weight = self.pos_weight if self.pos_weight is not None else float(self.negatives)
@@ -208,7 +248,12 @@ class RerankerTuner(Component):
             run.record["train_loss"] = float(output.training_loss)
             run.record["train_steps"] = int(output.global_step)
             if task is not None:
-                run.record["metrics_after"] = evaluate_reranker(model, task, self.eval_depth)
+                started = time.perf_counter()
+                scored = reranked_run(model, task, self.eval_depth, precision=self.precision)
+                run.record["eval_time_s"] = round(time.perf_counter() - started, 2)
+                run.record["metrics_after"] = retrieval_metrics(scored, task.qrels)
+                run.record["interpolation"] = interpolation_curve(scored, first_stage_run(task, self.eval_depth), task.qrels)
+                write_run(scored, run.dir / EVAL_RUN, tag="ragkit-reranker")
             model.save(str(run.dir))
             record = run.record
         return TuningResult(out_dir=str(out_dir), record=record)

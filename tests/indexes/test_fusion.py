@@ -70,3 +70,15 @@ def test_fused_hits_keep_their_chunks():
     assert rrf([other, run])[0].chunk is chunk
     assert weighted([other, run])[0].chunk is chunk
     assert rrf([]) == [] and weighted([[], []]) == []
+
+
+def test_interpolate_blends_minmax_scores():
+    from ragkit.indexes.fusion import interpolate
+
+    assert interpolate([2.0, 4.0, 3.0], [10.0, 0.0, 5.0], 0.25) == pytest.approx([0.25, 0.75, 0.5])
+    assert interpolate([2.0, 4.0], [1.0, 0.0], 0.0) == [2.0, 4.0]  # reranker alone: scores untouched
+    assert interpolate([2.0, 4.0], [1.0, 0.0], 1.0) == [1.0, 0.0]
+    with pytest.raises(ValueError, match="first-stage scores"):
+        interpolate([1.0], [1.0, 2.0], 0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        interpolate([1.0], [1.0], -0.1)

@@ -9,7 +9,8 @@ import pytest
 
 from ragkit.tuning.data import QAPair
 from ragkit.tuning.evaluate import (
-    RetrievalTask, bm25_run, dense_run, rerank_run, retrieval_metrics, task_from_pairs, token_f1,
+    RetrievalTask, bm25_run, dense_run, first_stage_run, interpolate_run, interpolation_curve, rerank_run,
+    retrieval_metrics, task_from_pairs, token_f1,
 )
 from ragkit.tuning.run import TUNING_FILE, read_tuning_record, tuning_run
 
@@ -37,6 +38,39 @@ def test_runs_and_metrics():
     assert retrieval_metrics({"q1": {"d1": 1.0}}, TASK.qrels)["recall@100"] == pytest.approx(0.5)  # q2 missing: 0
     with pytest.raises(ValueError, match="no query"):
         retrieval_metrics({"zz": {"d1": 1.0}}, TASK.qrels)
+
+
+def test_bm25_run_carries_real_bm25_scores():
+    import bm25s
+    import Stemmer
+
+    run = bm25_run(TASK, k=3)
+    stem = Stemmer.Stemmer("english")
+    index = bm25s.BM25(k1=0.9, b=0.4, method="lucene")
+    index.index(bm25s.tokenize(list(TASK.corpus.values()), stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
+    ids, scores = index.retrieve(bm25s.tokenize(["pump water pressure"], stopwords="en", stemmer=stem, show_progress=False),
+                                 k=3, show_progress=False)
+    want = {list(TASK.corpus)[int(i)]: float(s) for i, s in zip(ids[0], scores[0])}
+    assert run["q1"] == pytest.approx(want) and run["q1"]["d1"] > 1.0  # scores, not ranks
+
+
+def test_interpolation_between_reranker_and_first_stage():
+    qrels = {"q1": {"d1": 1}}
+    task = RetrievalTask({"q1": "x"}, {"d1": "a", "d2": "b", "d3": "c"}, qrels,
+                         candidates={"q1": ["d1", "d2", "d3"]}, first_stage={"q1": {"d1": 9.0, "d2": 5.0, "d3": 1.0}})
+    first = first_stage_run(task, depth=2)
+    assert first == {"q1": {"d1": 9.0, "d2": 5.0}}
+    no_scores = RetrievalTask(task.queries, task.corpus, qrels, candidates=task.candidates)
+    assert first_stage_run(no_scores, depth=3) == {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}}  # ranks stand in
+    rerank = {"q1": {"d1": 0.0, "d2": 1.0, "d3": 0.5}}  # the reranker buries the relevant doc
+    full = first_stage_run(task, depth=3)
+    mixed = interpolate_run(rerank, full, 0.6)["q1"]
+    # minmax: reranker (0, 1, .5), BM25 (1, .5, 0)
+    assert mixed == pytest.approx({"d1": 0.6, "d2": 0.4 + 0.3, "d3": 0.2})
+    curve = interpolation_curve(rerank, full, qrels)
+    assert list(curve) == [f"{i / 10:.1f}" for i in range(11)]
+    assert curve["0.0"] == pytest.approx(0.5) and curve["1.0"] == pytest.approx(1.0)  # rank 3 vs rank 1
+    assert curve["0.6"] < curve["0.7"] == pytest.approx(1.0)
 
 
 def test_task_from_pairs_and_token_f1():

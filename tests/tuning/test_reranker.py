@@ -61,6 +61,14 @@ def test_plain_training_moves_positives_up_and_reloads(tiny_st_dir, tmp_path):
     assert pos.mean() > neg.mean() + 0.05
     record = read_tuning_record(out)
     assert record["kind"] == "reranker" and record["car"] is None and record["n_train"] == 15
+    # the interpolation curve ends at the first stage alone, and the scored run is kept
+    assert record["interpolation"]["1.0"] == pytest.approx(record["first_stage"]["ndcg@10"])
+    assert record["interpolation"]["0.0"] == pytest.approx(record["metrics_after"]["ndcg@10"])
+    from ragkit.eval.retrieval import read_run
+    from ragkit.tuning.reranker import EVAL_RUN
+
+    run = read_run(out / EVAL_RUN)
+    assert set(run) == set(QUESTIONS) and all(len(docs) == 5 for docs in run.values())
 
 
 def test_car_rewrites_ambiguous_queries_before_training(tiny_st_dir, tmp_path):
