@@ -130,6 +130,7 @@ def tune_retriever_cmd(
     loss: Annotated[str, typer.Option(help="mnrl or cached-mnrl.")] = "mnrl",
     hard_negatives: Annotated[int, typer.Option(help="BM25 hard negatives per pair (needs --index).")] = 0,
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged before saving).")] = False,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it natively), fp32 or bf16.")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Fine-tune the dense retriever's embedder; use the result with `ragkit index --embedder OUT`."""
@@ -141,7 +142,8 @@ def tune_retriever_cmd(
     dev_pairs = _read(dev, store)
     evaluation = task_from_pairs(dev_pairs, store) if dev_pairs and store is not None else None
     tuner = RetrieverTuner(base=base, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           max_seq_length=max_seq_length, loss=loss, hard_negatives=hard_negatives, lora=lora, seed=seed)
+                           max_seq_length=max_seq_length, loss=loss, hard_negatives=hard_negatives, lora=lora, seed=seed,
+                           precision=precision)
     _report(tuner.fit(pairs, out, evaluation=evaluation), "retriever (dev)")
 
 
@@ -161,6 +163,7 @@ def tune_reranker_cmd(
     query_rewrite: Annotated[str, typer.Option(help="none or car (LLM rewrites ambiguous training queries).")] = "none",
     llm: Annotated[str, typer.Option(help=_LLM_HELP)] = "smollm2-135m",
     depth: Annotated[int, typer.Option(help="BM25 candidates reranked in the dev evaluation.")] = 100,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it natively), fp32 or bf16.")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Train a cross-encoder reranker from QA pairs and/or feedback judgements (plain or with CAR)."""
@@ -182,11 +185,17 @@ def tune_reranker_cmd(
     evaluation = task_from_pairs(dev_pairs, store) if dev_pairs and store is not None else None
     tuner = RerankerTuner(base=base, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           max_length=max_length, negatives=negatives, loss=loss, query_rewrite=query_rewrite,
-                          llm=_llm_config(llm), eval_depth=depth, seed=seed)
+                          llm=_llm_config(llm), eval_depth=depth, seed=seed, precision=precision)
     result = tuner.fit(pairs, out, evaluation=evaluation)
     if result.record.get("car"):
         console.print(f"CAR: {result.record['car']}")
     _report(result, "reranker (dev; before = BM25)")
+    curve = result.record.get("interpolation")
+    if curve:
+        best = max(curve, key=lambda w: (curve[w], -float(w)))
+        console.print(f"dev nDCG@10 by first-stage weight: {curve}\n"
+                      f"best on dev: first_stage_weight={best} (nDCG@10 {curve[best]:.4f}); use it as "
+                      f"--rerank cross-encoder:model={out},first_stage_weight={best}")
 
 
 def tune_generator_cmd(

@@ -80,9 +80,13 @@ def test_make_qa_then_tune_retriever_and_reranker(tmp_path, tiny_st_dir):
     rr = tmp_path / "rr"
     res = runner.invoke(_app(), ["tune-reranker", "--train", str(qa / "train.jsonl"), "--out", str(rr), "--index",
                                  str(index), "--base", str(tiny_st_dir), "--epochs", "1", "--negatives", "1",
-                                 "--max-length", "32", "--batch-size", "2"])
+                                 "--max-length", "32", "--batch-size", "2", "--dev", str(qa / "dev.jsonl"),
+                                 "--precision", "fp32"])
     assert res.exit_code == 0, res.output
-    assert json.loads((rr / "ragkit-tuning.json").read_text())["kind"] == "reranker"
+    record = json.loads((rr / "ragkit-tuning.json").read_text())
+    assert record["kind"] == "reranker" and record["hyper_parameters"]["precision"] == "fp32"
+    best = max(record["interpolation"], key=lambda w: (record["interpolation"][w], -float(w)))
+    assert f"first_stage_weight={best}" in res.output.replace("\n", "")
 
 
 def test_tune_generator_cli_and_argument_errors(tmp_path, tiny_llama_dir):
