@@ -211,7 +211,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from rich.table import Table
 
     from ragkit.registry import build
-    from ragkit.rerankers.llm import LLMReranker
 
     console = Console(width=160)
     data, index, retrievers = _setup(args)

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import ragkit.llm as llm_mod
+import ragkit.llm.openai_compat as llm_mod
 from ragkit.llm import FakeLLM, LLMError, OpenAICompatibleLLM, TransformersLLM, apply_stop
 from ragkit.registry import build
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console

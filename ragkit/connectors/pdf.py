@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import ClassVar, Iterator
 
 from ragkit.connectors.base import Connector, ConnectorWarning, ParseError
 from ragkit.registry import register
