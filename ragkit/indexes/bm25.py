@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ragkit.indexes.atomic import atomic_write_text
+from ragkit.indexes.manifest import read_index_config
 from ragkit.indexes.tokenize import Analyzer
 from ragkit.types import Hit
 
@@ -387,15 +388,7 @@ class BM25Index:
             ValueError: it was written in another format version.
         """
         directory = Path(directory)
-        if not (directory / _CONFIG).is_file():
-            raise FileNotFoundError(f"{directory} holds no BM25 index; build one with `ragkit index`")
-        config = json.loads((directory / _CONFIG).read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT:
-            raise ValueError(
-                f"BM25 index {directory} has format {config.get('format')}, this ragkit reads "
-                f"{FORMAT}; rebuild it with `ragkit index --rebuild`"
-            )
-        params = {k: v for k, v in config.items() if k not in ("format", "engine", "n_docs")}
+        params = read_index_config(directory, _CONFIG, "BM25", FORMAT, drop=("engine", "n_docs"))
         index = cls(**params)
         index._ids = json.loads((directory / _IDS).read_text(encoding="utf-8"))
         index._row = {i: r for r, i in enumerate(index._ids)}

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ragkit.indexes.atomic import atomic_write_text
+from ragkit.indexes.manifest import read_index_config
 from ragkit.types import Hit
 
 __all__ = ["DenseIndex", "INDEX_TYPES"]
@@ -300,15 +301,7 @@ class DenseIndex:
         import faiss
 
         directory = Path(directory)
-        if not (directory / _CONFIG).is_file():
-            raise FileNotFoundError(f"{directory} holds no dense index; build one with `ragkit index`")
-        config = json.loads((directory / _CONFIG).read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT:
-            raise ValueError(
-                f"dense index {directory} has format {config.get('format')}, this ragkit reads "
-                f"{FORMAT}; rebuild it with `ragkit index --rebuild`"
-            )
-        params = {k: v for k, v in config.items() if k not in ("format", "n_vectors")}
+        params = read_index_config(directory, _CONFIG, "dense", FORMAT, drop=("n_vectors",))
         index = cls(**params, gpu=gpu)
         labels = json.loads((directory / _IDS).read_text(encoding="utf-8"))
         index._next = labels["next"]

@@ -15,7 +15,7 @@ from typing import Any
 from ragkit import __version__
 from ragkit.indexes.atomic import atomic_write_text
 
-__all__ = ["FORMAT", "MANIFEST", "IndexFormatError", "read_manifest", "write_manifest", "new_manifest"]
+__all__ = ["FORMAT", "MANIFEST", "IndexFormatError", "read_manifest", "write_manifest", "new_manifest", "read_index_config"]
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -62,3 +62,28 @@ def write_manifest(directory: str | Path, manifest: dict[str, Any]) -> None:
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     manifest["ragkit_version"] = __version__
     atomic_write_text(Path(directory) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def read_index_config(directory: Path, name: str, what: str, fmt: int, drop: tuple[str, ...]) -> dict[str, Any]:
+    """The constructor parameters stored in one index's config file ``directory / name``.
+
+    Args:
+        directory: the index's directory.
+        name: its config file (``ragkit_bm25.json``, ``ragkit_dense.json``).
+        what: the index kind for messages (``"BM25"``, ``"dense"``).
+        fmt: the format version this ragkit reads.
+        drop: keys that are not constructor parameters.
+
+    Raises:
+        FileNotFoundError: ``directory`` holds no such index.
+        ValueError: it was written in another format version.
+    """
+    if not (directory / name).is_file():
+        raise FileNotFoundError(f"{directory} holds no {what} index; build one with `ragkit index`")
+    config = json.loads((directory / name).read_text(encoding="utf-8"))
+    if config.get("format") != fmt:
+        raise ValueError(
+            f"{what} index {directory} has format {config.get('format')}, this ragkit reads "
+            f"{fmt}; rebuild it with `ragkit index --rebuild`"
+        )
+    return {k: v for k, v in config.items() if k not in ("format", *drop)}
