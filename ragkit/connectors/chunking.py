@@ -66,7 +66,8 @@ class Chunker(Component):
             return len(text.split())
         return len(_load_tokenizer(self.tokenizer).encode(text, add_special_tokens=False).ids)
 
-    def _counts(self, texts: list[str]) -> list[int]:
+    def count_many(self, texts: list[str]) -> list[int]:
+        """Token counts of several texts in one batched tokenizer call."""
         if self.tokenizer == "whitespace":
             return [len(t.split()) for t in texts]
         encs = _load_tokenizer(self.tokenizer).encode_batch(texts, add_special_tokens=False)
@@ -104,10 +105,13 @@ class Chunker(Component):
         if not text.strip():
             return []
         pieces = [(s, e) for s, e in self._pieces(text, 0, len(text)) if text[s:e].strip()]
-        sizes = self._counts([text[s:e] for s, e in pieces])
-        return self._pack(pieces, sizes)
+        sizes = self.count_many([text[s:e] for s, e in pieces])
+        return self.pack(pieces, sizes)
 
-    def _pack(self, pieces: list[tuple[int, int]], sizes: list[int]) -> list[tuple[int, int]]:
+    def pack(self, pieces: list[tuple[int, int]], sizes: list[int]) -> list[tuple[int, int]]:
+        """Group consecutive ``pieces`` (spans with token ``sizes``) into chunks of at most
+        ``max_tokens`` (a single oversized piece stays whole), overlapping by whole pieces of up
+        to ``overlap_tokens``; returns each chunk's ``(first start, last end)``."""
         chunks: list[tuple[int, int]] = []
         i = 0
         while i < len(pieces):
@@ -135,6 +139,6 @@ class Chunker(Component):
         """
         if not lines:
             return []
-        sizes = self._counts([ln if ln.strip() else "" for ln in lines])
+        sizes = self.count_many([ln if ln.strip() else "" for ln in lines])
         pieces = [(k, k) for k in range(len(lines))]
-        return self._pack(pieces, [max(1, s) for s in sizes])
+        return self.pack(pieces, [max(1, s) for s in sizes])

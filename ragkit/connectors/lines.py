@@ -109,7 +109,7 @@ def line_token_counts(chunker: Chunker, lines: list[str]) -> list[int]:
     range is the token count of that range's text; counting a file once is much faster than
     counting every definition and window again.
     """
-    return chunker._counts([ln if ln.strip() else "" for ln in lines])
+    return chunker.count_many([ln if ln.strip() else "" for ln in lines])
 
 
 def window_chunks(
@@ -147,7 +147,7 @@ def window_chunks(
     sizes = counts[first - 1 : last]
     if sum(sizes) > chunker.max_tokens:  # cut as Chunker.split_lines does, lines >= 1 token
         pieces = [(k, k) for k in range(len(sizes))]
-        packed = chunker._pack(pieces, [max(1, n) for n in sizes])
+        packed = chunker.pack(pieces, [max(1, n) for n in sizes])
         ranges = [(first + a, first + b) for a, b in packed]
     else:
         ranges = [(first, last)]
