@@ -8,12 +8,20 @@ claims, ``qrels-test.tsv``), scored with ``ragkit.eval.retrieval`` (trec_eval-ex
 - MiniLM base vs MiniLM fine-tuned (``RetrieverTuner``: MNRL, no-duplicate batches);
 - BM25 top-``depth`` reranked by a cross-encoder trained from MiniLM on the training claims with
   BM25 hard negatives (``RerankerTuner``), with the training queries as they are (plain) or
-  rewritten by CAR (SmolLM2-135M, ambiguous claims only);
+  rewritten by CAR (SmolLM2-135M, ambiguous claims only), alone and interpolated with the BM25
+  score (``CrossEncoderReranker(first_stage_weight=w)``, w chosen on the dev claims);
 
 plus the published reference numbers (BEIR paper / MTEB). Each training run's wall time on this
-machine is in the table; JSON goes to ``benchmarks/results/scifact_tuning.json``.
+machine is in the table (peak RSS in the JSON); JSON goes to ``--out`` (default
+``benchmarks/results/scifact_tuning.json``), a chart beside it (``.png``). Hyper-parameters and
+the BM25 weight are chosen on a dev split of the training claims (every 7th), never on test.
 
     .venv/bin/python benchmarks/scifact_tuning.py [--data ../shared/data/scifact] [--depth 20]
+    # the CPU run in benchmarks/results/scifact_tuning_cpu.json (settings chosen on dev earlier):
+    .venv/bin/python benchmarks/scifact_tuning.py --depth 100 --stages reranker \
+        --reranker-config "mnrl lr=1e-4 epochs=2" --out benchmarks/results/scifact_tuning_cpu.json
+    .venv/bin/python benchmarks/scifact_tuning.py --stages retriever \
+        --retriever-config "mnrl lr=5e-5 epochs=3 +1 BM25 hard negative" --out benchmarks/results/scifact_tuning_cpu.json
 
 The data stay where they are (CC BY-NC 4.0, evaluation use only); models and indexes go to
 ``--work`` (default ``~/.cache/ragkit/bench/scifact-tuning``).
@@ -97,6 +105,58 @@ def _subset(test, train, n: int):
     return small, train
 
 
+def plot(results: dict, path: Path) -> None:
+    """nDCG@10 of every row beside the published references, and the reranker/BM25 interpolation curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {k: v for k, v in results["rows"].items() if "candidates" not in k}
+    dev_curves = results.get("selection", {}).get("interpolation", {})
+    dev_curve = dev_curves.get(results.get("reranker_choice")) or next(iter(dev_curves.values()), None)
+    curves = {"dev claims (weight chosen here)": dev_curve}
+    record = results.get("reranker_plain_record") or {}
+    curves["test"] = record.get("interpolation")
+    curves = {k: v for k, v in curves.items() if v}
+    fig, axes = plt.subplots(1, 2 if curves else 1, figsize=(13 if curves else 8, 5.2), squeeze=False,
+                             gridspec_kw={"width_ratios": [2, 1]} if curves else None)
+    ax = axes[0][0]
+    names = list(rows)
+    values = [rows[n]["ndcg@10"] for n in names]
+    ax.barh(range(len(names)), values, color="#4C72B0")
+    for i, v in enumerate(values):
+        ax.text(v + 0.003, i, f"{v:.3f}", va="center", fontsize=8)
+    for (name, v), color in zip(PUBLISHED.items(), ("#DD8452", "#55A868", "#C44E52")):
+        ax.axvline(v, color=color, ls="--", lw=1, label=f"{name}: {v:.3f}")
+    ax.set_yticks(range(len(names)), [n if len(n) < 70 else n[:67] + "..." for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(min(values + list(PUBLISHED.values())) - 0.08, max(values) + 0.05)
+    ax.set_xlabel("nDCG@10 (SciFact test)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+    if curves:
+        ax = axes[0][1]
+        for label, curve in curves.items():
+            ax.plot([float(w) for w in curve], list(curve.values()), marker="o", label=label)
+        if "first_stage_weight" in results:
+            ax.axvline(results["first_stage_weight"], color="grey", ls=":", lw=1)
+        ax.set_xlabel("BM25 weight (0: cross-encoder only, 1: BM25 only)", fontsize=8)
+        ax.set_ylabel("nDCG@10")
+        ax.set_title("cross-encoder / BM25 interpolation", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"SciFact tuning; {results.get('machine', '')}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _peak_rss_gb() -> float:
+    """This process's peak resident memory so far, in GiB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
@@ -105,6 +165,7 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=3, help="BM25 hard negatives per pair for the reranker")
     ap.add_argument("--stages", default="retriever,reranker,car")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--precision", default="auto", help="auto (bf16 where native), fp32 or bf16")
     ap.add_argument("--max-length", type=int, default=256, help="tokens per text (retriever) or pair (reranker)")
     ap.add_argument("--minilm", default="minilm", help="base encoder for the retriever and the rerankers")
     ap.add_argument("--llm", default="smollm2-135m", help="CAR's rewriting LLM")
@@ -114,6 +175,7 @@ def main() -> None:
     ap.add_argument("--train-limit", type=int, default=None, help="use the first N training claims only")
     ap.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test claims only")
     ap.add_argument("--reranker-config", default=None, help="skip selection and use this reranker grid entry")
+    ap.add_argument("--retriever-config", default=None, help="skip selection and use this retriever grid entry")
     ap.add_argument("--limit", type=int, default=None,
                     help="smoke test: this many test claims and training pairs, a corpus cut to ~500 docs")
     args = ap.parse_args()
@@ -121,10 +183,10 @@ def main() -> None:
 
     from ragkit.eval.beir import evaluate_beir, load_beir
     from ragkit.eval.retrieval import read_run
-    from ragkit.tuning.evaluate import RetrievalTask, retrieval_metrics
+    from ragkit.tuning.evaluate import RetrievalTask, first_stage_run, interpolate_run, retrieval_metrics
     from ragkit.tuning.evaluate import bm25_run as bm25_run_for
     from ragkit.tuning.negatives import mine_hard_negatives
-    from ragkit.tuning.reranker import RerankerTuner
+    from ragkit.tuning.reranker import EVAL_RUN, RerankerTuner
     from ragkit.tuning.retriever import RetrieverTuner
 
     out_path = args.out
@@ -159,7 +221,7 @@ def main() -> None:
     rows["BM25 (ragkit bm25 index)"] = {**bm25["bm25"]["aggregate"], "train_s": 0.0, "wall_s": round(time.perf_counter() - t, 1)}
     bm25_run = read_run(bm25["bm25"]["run_file"])
     candidates = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run.items()}
-    task = RetrievalTask(queries=test.queries, corpus=corpus, qrels=test.qrels, candidates=candidates)
+    task = RetrievalTask(queries=test.queries, corpus=corpus, qrels=test.qrels, candidates=candidates, first_stage=bm25_run)
     rows[f"BM25 top-{args.depth} (candidates)"] = retrieval_metrics(
         {q: {d: float(args.depth - i) for i, d in enumerate(c[: args.depth])} for q, c in candidates.items()}, test.qrels)
 
@@ -198,9 +260,12 @@ def main() -> None:
         sel1 = [p for p in mined1 if p.metadata["claim_id"] not in dev_ids]
 
         def make_retriever(cfg: dict) -> RetrieverTuner:
-            return RetrieverTuner(base=args.minilm, batch_size=32, max_seq_length=args.max_length, device=args.device, **cfg)
+            return RetrieverTuner(base=args.minilm, batch_size=32, max_seq_length=args.max_length, device=args.device,
+                                  precision=args.precision, **cfg)
 
-        choice = best_of(grid, make_retriever, sel1, dev_task) if args.select else next(iter(grid))
+        choice = args.retriever_config
+        if choice not in grid:
+            choice = best_of(grid, make_retriever, sel1, dev_task) if args.select else next(iter(grid))
         results["retriever_choice"] = choice
         t = time.perf_counter()
         res = make_retriever(grid[choice]).fit(mined1, args.work / "retriever", evaluation=task)
@@ -221,16 +286,30 @@ def main() -> None:
         def make_reranker(cfg: dict, rewrite: str = "none") -> RerankerTuner:
             return RerankerTuner(
                 base=args.minilm, batch_size=32, max_length=args.max_length, negatives=args.negatives, query_rewrite=rewrite,
-                eval_depth=args.depth, device=args.device,
+                eval_depth=args.depth, device=args.device, precision=args.precision,
                 llm={"type": "transformers", "model": args.llm, "max_new_tokens": 48, "batch_size": 16}, **cfg)
 
+        # The reranker's hyper-parameters and its weight against BM25 (first_stage_weight) are both
+        # chosen on the dev claims, with BM25's real scores as the first stage.
+        dev_run = bm25_run_for(dev_task, args.depth)
+        dev_rr = RetrievalTask(dev_task.queries, corpus, dev_task.qrels,
+                               {q: sorted(r, key=r.get, reverse=True) for q, r in dev_run.items()}, first_stage=dev_run)
+        sel = [p for p in mined if p.metadata["claim_id"] not in dev_ids]
         choice = args.reranker_config or results.get("reranker_choice")
         if choice not in grid:
-            sel = [p for p in mined if p.metadata["claim_id"] not in dev_ids]
-            dev_bm25 = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run_for(dev_task).items()}
-            dev_rr = RetrievalTask(dev_task.queries, corpus, dev_task.qrels, dev_bm25)
             choice = best_of(grid, make_reranker, sel, dev_rr) if args.select else next(iter(grid))
-            results["reranker_choice"] = choice
+        results["reranker_choice"] = choice
+        curve = results.get("selection", {}).get("interpolation", {}).get(choice)
+        if curve is None:
+            t = time.perf_counter()
+            dev = make_reranker(grid[choice]).fit(sel, args.work / "select", evaluation=dev_rr)
+            curve = dev.record["interpolation"]
+            results["selection"].setdefault("interpolation", {})[choice] = curve
+            results["selection"]["dev_fit_wall_s"] = round(time.perf_counter() - t, 1)
+            save()
+        weight = float(max(curve, key=lambda w: (curve[w], -float(w))))
+        results["first_stage_weight"] = weight
+        console.print(f"dev nDCG@10 by BM25 weight: {curve}; chosen first_stage_weight={weight}")
         for label, rewrite in (("plain", "none"), ("CAR", "car")):
             if (label == "plain" and "reranker" not in stages) or (label == "CAR" and "car" not in stages):
                 continue
@@ -238,7 +317,11 @@ def main() -> None:
             res = make_reranker(grid[choice], rewrite).fit(mined, args.work / f"reranker-{label.lower()}", evaluation=task)
             wall = round(time.perf_counter() - t, 1)
             train_s = res.record["train_time_s"] + (res.record["car"] or {}).get("seconds", 0.0)
-            rows[f"BM25 top-{args.depth} + reranker {label} ({choice})"] = {**res.metrics_after, "train_s": round(train_s, 1), "wall_s": wall}
+            timing = {"train_s": round(train_s, 1), "wall_s": wall, "peak_rss_gb": _peak_rss_gb()}
+            rows[f"BM25 top-{args.depth} + reranker {label} ({choice})"] = {**res.metrics_after, **timing}
+            mixed = interpolate_run(read_run(Path(res.out_dir) / EVAL_RUN), first_stage_run(task, args.depth), weight)
+            rows[f"BM25 top-{args.depth} + reranker {label}, BM25 weight {weight:.1f} (dev)"] = {
+                **retrieval_metrics(mixed, test.qrels), **timing}
             results[f"reranker_{label.lower()}_record"] = res.record
             save()
     save()
@@ -252,7 +335,8 @@ def main() -> None:
     for name, v in PUBLISHED.items():
         table.add_row(f"[dim]{name}[/]", f"[dim]{v:.4f}[/]", "", "", "", "")
     console.print(table)
-    console.print(f"results: {out_path}")
+    plot(results, out_path.with_suffix(".png"))
+    console.print(f"results: {out_path} and {out_path.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
