@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ragkit.eval.answers import token_f1  # re-exported: the tuners' SQuAD F1 is the eval module's
 from ragkit.tuning.data import QAPair
 
 __all__ = [
@@ -178,23 +179,3 @@ def interpolation_curve(
 ) -> dict[str, float]:
     """nDCG@10 of the reranker/first-stage interpolation at each weight (0: reranker only, 1: first stage only)."""
     return {f"{w:.1f}": retrieval_metrics(interpolate_run(rerank, first, w), qrels)["ndcg@10"] for w in weights}
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    """SQuAD token F1 between a prediction and a reference (lower-cased, punctuation and articles removed)."""
-    import collections
-    import re
-    import string
-
-    def norm(text: str) -> list[str]:
-        text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-        return re.sub(r"\b(a|an|the)\b", " ", text).split()
-
-    p, r = norm(prediction), norm(reference)
-    if not p or not r:
-        return float(p == r)
-    common = sum((collections.Counter(p) & collections.Counter(r)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(p), common / len(r)
-    return 2 * precision * recall / (precision + recall)
