@@ -22,7 +22,6 @@ from typing import Any, Iterator
 
 from ragkit.connectors import treesitter as _treesitter  # noqa: F401  (registers "tree-sitter")
 from ragkit.connectors.base import Connector, ConnectorWarning, ParseError
-from ragkit.connectors.chunking import Chunker
 from ragkit.connectors.lines import (  # also registers "lines"
     decode_source,
     source_lines,
@@ -170,7 +169,6 @@ class PythonConnector(Connector):
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.tokenizer = tokenizer
-        self._chunker = Chunker(max_tokens, overlap_tokens, tokenizer)
 
     def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
         """Yield the chunks of one Python file, in line order.
@@ -198,10 +196,10 @@ class PythonConnector(Connector):
                 stacklevel=2,
             )
             return window_chunks(
-                lines, 1, len(lines), chunker=self._chunker, source=source, kind="window",
+                lines, 1, len(lines), chunker=self.chunker, source=source, kind="window",
                 language="python",
             )
         defs = python_definitions(tree.body, lines)
         return definition_chunks(
-            defs, lines, chunker=self._chunker, source=source, language="python", line_comment="#"
+            defs, lines, chunker=self.chunker, source=source, language="python", line_comment="#"
         )

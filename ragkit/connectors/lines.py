@@ -192,7 +192,6 @@ class LineWindowConnector(Connector):
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.tokenizer = tokenizer
-        self._chunker = Chunker(max_tokens, overlap_tokens, tokenizer)
 
     def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
         """Yield the line windows of one text file.
@@ -205,7 +204,7 @@ class LineWindowConnector(Connector):
             lines,
             1,
             len(lines),
-            chunker=self._chunker,
+            chunker=self.chunker,
             source=source_name(path, source),
             kind="window",
             language=language_of(path),

@@ -25,7 +25,6 @@ import tree_sitter
 from tree_sitter import Node
 
 from ragkit.connectors.base import Connector, ConnectorWarning
-from ragkit.connectors.chunking import Chunker
 from ragkit.connectors.languages import EXTENSIONS, TREE_SITTER_LANGUAGES, grammar_of, load_grammar
 from ragkit.connectors.lines import read_source, source_lines, source_name, window_chunks
 from ragkit.connectors.symbols import Definition, definition_chunks
@@ -202,7 +201,6 @@ class TreeSitterConnector(Connector):
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.tokenizer = tokenizer
-        self._chunker = Chunker(max_tokens, overlap_tokens, tokenizer)
 
     def parse(self, path: str | Path, source: str | None = None) -> Iterator[Chunk]:
         """Yield the chunks of one source file, in line order.
@@ -247,10 +245,10 @@ class TreeSitterConnector(Connector):
             )
             if fallback:
                 return window_chunks(
-                    lines, 1, len(lines), chunker=self._chunker, source=source, kind="window",
+                    lines, 1, len(lines), chunker=self.chunker, source=source, kind="window",
                     language=language,
                 )
         return definition_chunks(
-            defs, lines, chunker=self._chunker, source=source, language=language,
+            defs, lines, chunker=self.chunker, source=source, language=language,
             line_comment=rules.line_comment,
         )
