@@ -159,7 +159,8 @@ def tune_reranker_cmd(
     learning_rate: Annotated[float, typer.Option()] = 1e-4,
     max_length: Annotated[int, typer.Option()] = 256,
     negatives: Annotated[int, typer.Option(help="Hard negatives per query (mined with BM25 when missing).")] = 3,
-    loss: Annotated[str, typer.Option(help="mnrl (listwise), cached-mnrl (listwise, memory-bounded) or bce (pointwise).")] = "mnrl",
+    loss: Annotated[str, typer.Option(
+        help="cached-mnrl (listwise, memory-bounded), mnrl (listwise, all pairs at once) or bce (pointwise).")] = "cached-mnrl",
     query_rewrite: Annotated[str, typer.Option(help="none or car (LLM rewrites ambiguous training queries).")] = "none",
     llm: Annotated[str, typer.Option(help=_LLM_HELP)] = "smollm2-135m",
     depth: Annotated[int, typer.Option(help="BM25 candidates reranked in the dev evaluation.")] = 100,

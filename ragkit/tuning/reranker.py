@@ -91,7 +91,7 @@ class RerankerTuner(Component):
             ``mini_batch_size`` at a time, so memory no longer grows with ``batch_size`` x
             (1 + 2 x ``negatives``) pairs, for ~1/3 more compute) or ``"bce"`` (pointwise). On
             SciFact at max_length 256, ``mnrl`` with 32 queries x 7 pairs peaks at ~20 GB RSS on
-            CPU. From MiniLM, BCE barely leaves the constant predictor in a few hundred steps (its CLS token carries little signal after mean-pooling training): on
+            CPU, hence the cached default. From MiniLM, BCE barely leaves the constant predictor in a few hundred steps (its CLS token carries little signal after mean-pooling training): on
             SciFact dev, mnrl lr=1e-4 reached nDCG@10 0.598 vs 0.139 for bce (benchmarks/scifact_tuning.py).
         mini_batch_size: pairs per forward pass for ``cached-mnrl``.
         pos_weight: BCE weight of positives (``None``: ``negatives``, which balances the classes).
@@ -121,7 +121,7 @@ class RerankerTuner(Component):
         warmup_ratio: float = 0.1,
         max_length: int = 256,
         negatives: int = 3,
-        loss: str = "mnrl",
+        loss: str = "cached-mnrl",
         mini_batch_size: int = 32,
         pos_weight: float | None = None,
         query_rewrite: str = "none",
