@@ -239,7 +239,7 @@ def main() -> None:
     for p in dev_pairs:
         dev_qrels.setdefault(p.metadata["claim_id"], {})[p.chunk_id] = 1
     dev_task = RetrievalTask(queries=dev_queries, corpus=corpus, qrels=dev_qrels)
-    results["selection"] = {"dev_claims": len(dev_queries), "train_pairs": len(sel_train)}
+    results.setdefault("selection", {}).update({"dev_claims": len(dev_queries), "train_pairs": len(sel_train)})
 
     def best_of(grid: dict[str, dict], make, train_set, dev) -> str:
         scores = {}

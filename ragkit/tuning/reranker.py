@@ -192,9 +192,18 @@ class RerankerTuner(Component):
         """Apply ``query_rewrite`` to the training pairs: ``(pairs, CAR stats or None)``."""
         if self.query_rewrite == "none":
             return train, None
+        from tqdm.auto import tqdm
+
         from ragkit.tuning.car import car_rewrite
 
-        return car_rewrite(train, build("llm", self.llm), max_words=self.car_max_words, min_overlap=self.car_min_overlap)
+        with tqdm(desc="CAR rewrites", unit="query", disable=not self.progress, leave=False) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return car_rewrite(train, build("llm", self.llm), max_words=self.car_max_words,
+                               min_overlap=self.car_min_overlap, progress=progress)
 
     def fit(self, train: list[QAPair], out_dir: str | Path, evaluation: RetrievalTask | None = None) -> TuningResult:
         """Train on ``train`` and write the reranker (plus ``ragkit-tuning.json``) to ``out_dir``.
