@@ -68,7 +68,23 @@ _register("reranker", tune_reranker_cmd, tune_app)
 _register("generator", tune_generator_cmd, tune_app)
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, ``docker stop``, job schedulers) into ``SystemExit(143)``.
+
+    Python's default SIGTERM action ends the process without unwinding, so ``atomic_dir`` could
+    not remove its temp dir; as an exception, every ``finally`` runs and the previous index or
+    model directory stays as it was, with no litter beside it.
+    """
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
+    exit_on_sigterm()
     app()
 
 

@@ -51,3 +51,29 @@ def test_inspect_unknown_dir_says_what_to_do(tmp_path):
     assert result.exit_code == 2
     assert "error:" in result.output and "ragkit ingest" in result.output
     assert "Traceback" not in result.output
+
+
+def test_sigterm_unwinds_and_leaves_the_previous_directory_clean(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights.bin").write_text("old", encoding="utf-8")
+    code = (
+        "import os, signal, time, sys\n"
+        "from ragkit.cli import exit_on_sigterm\n"
+        "from ragkit.indexes.atomic import atomic_dir\n"
+        "exit_on_sigterm()\n"
+        f"with atomic_dir({str(target)!r}, copy_existing=False) as tmp:\n"
+        "    (tmp / 'weights.bin').write_text('half-written')\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temp dir left behind
+    assert (target / "weights.bin").read_text(encoding="utf-8") == "old"
