@@ -150,6 +150,30 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def significance(results: dict, work: Path, task, qrels, depth: int) -> None:
+    """Paired randomization / t-tests on per-query nDCG@10: rerankers vs BM25, CAR vs plain."""
+    from ragkit.eval.retrieval import read_run
+    from ragkit.eval.significance import compare_runs
+    from ragkit.tuning.evaluate import first_stage_run, interpolate_run
+    from ragkit.tuning.reranker import EVAL_RUN
+
+    weight = results.get("first_stage_weight")
+    bm25 = first_stage_run(task, depth)
+    runs = {"BM25": bm25}
+    for label in ("plain", "car"):
+        path = work / f"reranker-{label}" / EVAL_RUN
+        if path.is_file() and weight is not None:
+            runs[label] = read_run(path)
+            runs[f"{label}+BM25"] = interpolate_run(runs[label], bm25, weight)
+    pairs = [(n, "BM25") for n in runs if n != "BM25"]
+    if {"plain", "car"} <= set(runs):
+        pairs += [("car", "plain"), ("car+BM25", "plain+BM25")]
+    if pairs:
+        results["significance_ndcg@10"] = compare_runs(qrels, runs, pairs)
+        for name, row in results["significance_ndcg@10"].items():
+            console.print(f"{name}: delta {row['delta']:+.4f}, p (randomization) {row['p_randomization']:.4g}, p (t) {row['p_t']:.4g}")
+
+
 def _peak_rss_gb() -> float:
     """This process's peak resident memory so far, in GiB."""
     import resource
@@ -324,6 +348,7 @@ def main() -> None:
                 **retrieval_metrics(mixed, test.qrels), **timing}
             results[f"reranker_{label.lower()}_record"] = res.record
             save()
+    significance(results, args.work, task, test.qrels, args.depth)
     save()
 
     table = Table(title=f"SciFact test ({len(test.queries)} claims), trained on SciFact train claims; {results['machine']}")
