@@ -14,7 +14,7 @@ import functools
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["PRECISIONS", "native_bf16", "resolve_precision", "autocast"]
+__all__ = ["PRECISIONS", "check_precision", "native_bf16", "resolve_precision", "autocast"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -35,15 +35,24 @@ def native_bf16(device_type: str) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_precision(precision: str, device_type: str) -> str:
-    """``"fp32"`` or ``"bf16"`` for ``precision`` on ``device_type``.
+def check_precision(precision: str) -> str:
+    """``precision`` itself if it is one of ``PRECISIONS``.
 
     Raises:
         ValueError: an unknown precision.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
+    return precision
+
+
+def resolve_precision(precision: str, device_type: str) -> str:
+    """``"fp32"`` or ``"bf16"`` for ``precision`` on ``device_type``.
+
+    Raises:
+        ValueError: an unknown precision.
+    """
+    if check_precision(precision) == "auto":
         return "bf16" if native_bf16(device_type) else "fp32"
     return precision
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragkit.indexes.fusion import interpolate
-from ragkit.precision import PRECISIONS, autocast
+from ragkit.precision import autocast, check_precision
 from ragkit.registry import register
 from ragkit.rerankers.base import Reranker, check_batch, hit_text, ranked
 from ragkit.types import Hit
@@ -63,15 +63,13 @@ class CrossEncoderReranker(Reranker):
                 "the cross-encoder reranker needs model=DIR: a CrossEncoder directory, e.g. one "
                 "trained with ragkit's reranker tuning (ragkit.tuning.reranker)"
             )
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if not 0.0 <= first_stage_weight <= 1.0:
             raise ValueError(f"first_stage_weight must be in [0, 1], got {first_stage_weight}")
         self.model = str(model)
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
-        self.precision = precision
+        self.precision = check_precision(precision)
         self.first_stage_weight = first_stage_weight
 
     def _load(self) -> Any:

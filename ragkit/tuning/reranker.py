@@ -24,7 +24,7 @@ from typing import Any
 from ragkit.registry import Component, build, register
 from ragkit.tuning.data import QAPair, data_hash
 from ragkit.eval.retrieval import write_run
-from ragkit.precision import PRECISIONS, autocast
+from ragkit.precision import autocast, check_precision
 from ragkit.tuning.evaluate import (
     Run,
     RetrievalTask,
@@ -136,8 +136,6 @@ class RerankerTuner(Component):
         precision: str = "auto",
         progress: bool = True,
     ):
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if query_rewrite not in QUERY_REWRITES:
             raise ValueError(f"query_rewrite must be one of {QUERY_REWRITES}, got {query_rewrite!r}")
         if loss not in LOSSES:
@@ -162,7 +160,7 @@ class RerankerTuner(Component):
         self.eval_depth = eval_depth
         self.seed = seed
         self.device = device
-        self.precision = precision
+        self.precision = check_precision(precision)
         self.progress = progress
 
     def _dataset(self, pairs: list[QAPair]) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ragkit.registry import Component, register
 from ragkit.tuning.data import QAPair, data_hash
-from ragkit.precision import PRECISIONS, autocast
+from ragkit.precision import autocast, check_precision
 from ragkit.tuning.evaluate import RetrievalTask, dense_run, retrieval_metrics
 from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
 
@@ -91,8 +91,6 @@ class RetrieverTuner(Component):
         precision: str = "auto",
         progress: bool = True,
     ):
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
         if batch_size < 2:
@@ -113,7 +111,7 @@ class RetrieverTuner(Component):
         self.seed = seed
         self.device = device
         self.eval_k = eval_k
-        self.precision = precision
+        self.precision = check_precision(precision)
         self.progress = progress
 
     def _dataset(self, pairs: list[QAPair]) -> Any:
