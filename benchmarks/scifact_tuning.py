@@ -207,7 +207,7 @@ def main() -> None:
 
     from ragkit.eval.beir import evaluate_beir, load_beir
     from ragkit.eval.retrieval import read_run
-    from ragkit.tuning.evaluate import RetrievalTask, first_stage_run, interpolate_run, retrieval_metrics
+    from ragkit.tuning.evaluate import RetrievalTask, first_stage_run, interpolate_run, reranking_task, retrieval_metrics
     from ragkit.tuning.evaluate import bm25_run as bm25_run_for
     from ragkit.tuning.negatives import mine_hard_negatives
     from ragkit.tuning.reranker import EVAL_RUN, RerankerTuner
@@ -244,8 +244,8 @@ def main() -> None:
                          metrics=("ndcg@10", "recall@10", "recall@100", "mrr@10", "map"), runs_dir=args.work / "runs")
     rows["BM25 (ragkit bm25 index)"] = {**bm25["bm25"]["aggregate"], "train_s": 0.0, "wall_s": round(time.perf_counter() - t, 1)}
     bm25_run = read_run(bm25["bm25"]["run_file"])
-    candidates = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run.items()}
-    task = RetrievalTask(queries=test.queries, corpus=corpus, qrels=test.qrels, candidates=candidates, first_stage=bm25_run)
+    task = reranking_task(RetrievalTask(queries=test.queries, corpus=corpus, qrels=test.qrels), bm25_run)
+    candidates = task.candidates
     rows[f"BM25 top-{args.depth} (candidates)"] = retrieval_metrics(
         {q: {d: float(args.depth - i) for i, d in enumerate(c[: args.depth])} for q, c in candidates.items()}, test.qrels)
 
@@ -315,9 +315,7 @@ def main() -> None:
 
         # The reranker's hyper-parameters and its weight against BM25 (first_stage_weight) are both
         # chosen on the dev claims, with BM25's real scores as the first stage.
-        dev_run = bm25_run_for(dev_task, args.depth)
-        dev_rr = RetrievalTask(dev_task.queries, corpus, dev_task.qrels,
-                               {q: sorted(r, key=r.get, reverse=True) for q, r in dev_run.items()}, first_stage=dev_run)
+        dev_rr = reranking_task(dev_task, bm25_run_for(dev_task, args.depth))
         sel = [p for p in mined if p.metadata["claim_id"] not in dev_ids]
         choice = args.reranker_config or results.get("reranker_choice")
         if choice not in grid:

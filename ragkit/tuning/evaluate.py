@@ -19,6 +19,7 @@ __all__ = [
     "retrieval_metrics",
     "dense_run",
     "rerank_run",
+    "reranking_task",
     "bm25_run",
     "first_stage_run",
     "interpolate_run",
@@ -126,6 +127,12 @@ def bm25_run(task: RetrievalTask, k: int = 100) -> Run:
     return {qid: {ids[i]: score for i, score in row} for qid, row in zip(qids, cands)}
 
 
+def reranking_task(task: RetrievalTask, first_stage: Run) -> RetrievalTask:
+    """``task`` with ``first_stage``'s ranking as the candidates and its scores kept for interpolation."""
+    candidates = {q: sorted(r, key=r.get, reverse=True) for q, r in first_stage.items()}
+    return RetrievalTask(task.queries, task.corpus, task.qrels, candidates, first_stage=first_stage)
+
+
 def rerank_run(
     score: Callable[[list[tuple[str, str]]], Any], task: RetrievalTask, depth: int = 100
 ) -> Run:
@@ -134,9 +141,7 @@ def rerank_run(
     Candidates come from ``task.candidates`` (else BM25 over the corpus); docs below ``depth``
     are dropped from the run, as in BEIR's reranking evaluation.
     """
-    candidates = task.candidates
-    if candidates is None:
-        candidates = {q: sorted(r, key=r.get, reverse=True) for q, r in bm25_run(task, depth).items()}
+    candidates = task.candidates if task.candidates is not None else reranking_task(task, bm25_run(task, depth)).candidates
     qids = [q for q in task.queries if candidates.get(q)]
     pairs = [(task.queries[q], task.corpus[d]) for q in qids for d in candidates[q][:depth]]
     scores = [float(s) for s in score(pairs)] if pairs else []

@@ -32,6 +32,7 @@ from ragkit.tuning.evaluate import (
     first_stage_run,
     interpolation_curve,
     rerank_run,
+    reranking_task,
     retrieval_metrics,
 )
 from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
@@ -68,9 +69,7 @@ def evaluate_reranker(model: Any, task: RetrievalTask, depth: int = 100, batch_s
 def _with_candidates(task: RetrievalTask, depth: int) -> RetrievalTask:
     if task.candidates is not None:
         return task
-    run = bm25_run(task, depth)
-    cands = {q: sorted(r, key=r.get, reverse=True) for q, r in run.items()}
-    return RetrievalTask(task.queries, task.corpus, task.qrels, cands, first_stage=run)
+    return reranking_task(task, bm25_run(task, depth))
 
 
 @register("tuner", "reranker")
