@@ -112,7 +112,7 @@ def compare_runs(
     scores = {name: per_query_scores(evaluate(qrels, runs[name], (metric,)), metric) for name in {n for p in pairs for n in p}}
     out: dict[str, dict[str, Any]] = {}
     for a, b in pairs:
-        perm, t = randomization_test(scores[a], scores[b]), t_test(scores[a], scores[b])
-        out[f"{a} vs {b}"] = {**perm.to_dict(), "p_randomization": perm.to_dict()["p_value"], "p_t": t.to_dict()["p_value"]}
-        del out[f"{a} vs {b}"]["p_value"], out[f"{a} vs {b}"]["test"]
+        perm, t = randomization_test(scores[a], scores[b]).to_dict(), t_test(scores[a], scores[b]).to_dict()
+        row = {k: perm[k] for k in ("mean_a", "mean_b", "delta", "n")}
+        out[f"{a} vs {b}"] = {**row, "p_randomization": perm["p_value"], "p_t": t["p_value"]}
     return out
