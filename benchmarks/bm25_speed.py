@@ -67,7 +67,7 @@ def synthetic(n_docs: int, n_queries: int, seed: int = 0) -> tuple[list[str], li
 
 
 def scifact() -> tuple[list[str], list[str]]:
-    from ragkit.eval.beir import load_beir
+    from ragkit.experiments.beir import load_beir
 
     data = load_beir(SCIFACT)
     return [c.text for c in data.chunks()], list(data.queries.values())

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["STAGES", "load_spec", "save_spec", "validate_spec"]
+__all__ = ["STAGES", "load_spec", "save_spec", "validate_spec", "parse_component", "overlay"]
 
 # stage -> registry kind used to build it (None: a plain value, not a component)
 STAGES: dict[str, str | None] = {
@@ -106,3 +106,93 @@ def save_spec(spec: dict[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_component(kind: str, text: str) -> dict[str, Any]:
+    """A registry config from a command-line string: the one parser of every ``--NAME`` component option.
+
+    Forms (``NAME`` a registered component of ``kind``)::
+
+        NAME                         {"type": NAME}
+        NAME:key=value,key=value     {"type": NAME, "key": value, ...}   (values read as YAML scalars)
+        NAME:ARG                     {"type": NAME, <cli_arg>: ARG}       (the component's main argument)
+        {"type": ..., ...}           the JSON config itself
+
+    For ``kind="llm"`` a string that names no backend is a model for the default backend
+    (``smollm2-135m`` -> ``{"type": "transformers", "model": "smollm2-135m"}``), and an ``llm``
+    argument given as ``NAME:MODEL`` (``hyde:smollm2-135m``) becomes that LLM config.
+
+    Args:
+        kind: a registry kind (``"rewriter"``, ``"reranker"``, ``"retriever"``, ``"llm"`` ...).
+        text: the option's value.
+
+    Returns:
+        A config ready for ``ragkit.registry.build``.
+
+    Raises:
+        KeyError: no component of that name (the message lists the choices).
+        ValueError: invalid JSON, an ``ARG`` for a component that takes none, or an empty key.
+    """
+    from ragkit.defaults import default_llm
+    from ragkit.registry import available, get
+
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{kind} config {text!r} is not valid JSON: {exc}") from None
+        if not isinstance(config, dict) or "type" not in config:
+            raise ValueError(f"a {kind} config in JSON needs a 'type' key, got {text!r}")
+        return config
+    name, sep, arg = text.partition(":")
+    if kind == "llm" and name not in available("llm"):
+        return default_llm(text)
+    cls = get(kind, name)
+    config: dict[str, Any] = {"type": name}
+    if not sep:
+        return config
+    if "=" in arg:
+        for pair in arg.split(","):
+            key, _, value = pair.partition("=")
+            if not key.strip():
+                raise ValueError(f"{kind} {text!r}: write key=value pairs separated by commas")
+            config[key.strip()] = _scalar(value.strip())
+        return config
+    target = getattr(cls, "cli_arg", None)
+    if target is None:
+        raise ValueError(f"{kind} {name!r} takes no positional argument; give settings as {name}:key=value,...")
+    config[target] = parse_component("llm", arg) if target == "llm" else arg
+    return config
+
+
+def overlay(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` merged in, recursively for mappings; a ``None`` change removes the key.
+
+    A stage given as a name in either side is a ``{"type": name}`` table, so
+    ``overlay({"retriever": "hybrid"}, {"retriever": {"fusion": "weighted"}})`` keeps the type.
+    A change of ``type`` replaces the whole table (other settings belong to the old component).
+    """
+    out = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+            continue
+        current = out.get(key)
+        if isinstance(current, str) and isinstance(value, dict) and key in STAGES:
+            current = {"type": current}
+        if isinstance(current, dict) and isinstance(value, dict):
+            if "type" in value and value["type"] != current.get("type"):
+                out[key] = dict(value)
+            else:
+                out[key] = overlay(current, value)
+        else:
+            out[key] = value
+    return out

@@ -19,7 +19,7 @@ import importlib
 import inspect
 from typing import Any, Callable, TypeVar
 
-__all__ = ["Component", "register", "build", "get", "available", "KINDS"]
+__all__ = ["Component", "register", "alias", "build", "get", "available", "KINDS"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,8 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 
 _REGISTRY: dict[str, dict[str, type]] = {}
+# kind -> alias -> (registered name, preset arguments): one class, several well-known settings
+_ALIASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
 
 
 class Component:
@@ -93,6 +95,30 @@ def register(kind: str, name: str) -> Callable[[type[T]], type[T]]:
     return deco
 
 
+def alias(kind: str, name: str, target: str, **preset: Any) -> None:
+    """Make ``name`` build ``target`` with ``preset`` arguments (a config's own arguments win).
+
+    One class serves several published settings (``genqr-fusion`` is ``genqr`` with
+    ``fusion=True``) without a subclass per setting.
+
+    Raises:
+        ValueError: ``name`` is already registered or aliased to something else.
+    """
+    table = _ALIASES.setdefault(kind, {})
+    if name in _REGISTRY.get(kind, {}) or table.get(name, (target, preset)) != (target, preset):
+        raise ValueError(f"{kind} {name!r} is registered twice")
+    table[name] = (target, dict(preset))
+
+
+def _resolve(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with an alias ``type`` replaced by its target and preset arguments."""
+    target = _ALIASES.get(kind, {}).get(config.get("type"))
+    if target is None:
+        return config
+    name, preset = target
+    return {**preset, **config, "type": name}
+
+
 def _load_builtins(kind: str) -> None:
     for module in KINDS.get(kind, ()):
         try:
@@ -107,17 +133,18 @@ def _load_builtins(kind: str) -> None:
 def get(kind: str, name: str) -> type:
     """The class registered as ``name`` for ``kind``; a clear error lists the choices."""
     _load_builtins(kind)
+    name = _resolve(kind, {"type": name})["type"]
     try:
         return _REGISTRY[kind][name]
     except KeyError:
-        choices = ", ".join(sorted(_REGISTRY.get(kind, {}))) or "none"
+        choices = ", ".join(available(kind)) or "none"
         raise KeyError(f"no {kind} named {name!r}; available: {choices}") from None
 
 
 def available(kind: str) -> list[str]:
     """Registered names for ``kind``, sorted."""
     _load_builtins(kind)
-    return sorted(_REGISTRY.get(kind, {}))
+    return sorted([*_REGISTRY.get(kind, {}), *_ALIASES.get(kind, {})])
 
 
 def build(kind: str, config: str | dict[str, Any]) -> Any:
@@ -129,7 +156,8 @@ def build(kind: str, config: str | dict[str, Any]) -> Any:
     """
     if isinstance(config, str):
         config = {"type": config}
-    config = dict(config)
+    _load_builtins(kind)
+    config = _resolve(kind, dict(config))
     try:
         name = config.pop("type")
     except KeyError:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragkit.config import load_spec, save_spec
+from ragkit.config import load_spec, overlay, parse_component, save_spec
+from ragkit.registry import build
 
 SPEC = {
     "index": "runs/demo",
@@ -40,3 +41,40 @@ def test_missing_file_and_bad_suffix(tmp_path):
     (tmp_path / "p.ini").write_text("x")
     with pytest.raises(ValueError, match="use a .yaml"):
         load_spec(tmp_path / "p.ini")
+
+
+def test_parse_component_name_arg_and_key_values():
+    assert parse_component("rewriter", "rm3") == {"type": "rm3"}
+    assert parse_component("rewriter", "rm3:fb_docs=5, fb_terms=20,original_query_weight=0.7") == {
+        "type": "rm3", "fb_docs": 5, "fb_terms": 20, "original_query_weight": 0.7}
+    assert parse_component("reranker", "cross-encoder:runs/my ce") == {"type": "cross-encoder", "model": "runs/my ce"}
+    assert parse_component("rewriter", "hyde:smollm2-135m") == {
+        "type": "hyde", "llm": {"type": "transformers", "model": "smollm2-135m"}}
+    assert parse_component("reranker", "llm:method=query-likelihood") == {"type": "llm", "method": "query-likelihood"}
+    assert build("rewriter", parse_component("rewriter", "rm3:fb_docs=5")).fb_docs == 5
+
+
+def test_parse_component_errors_say_what_to_do():
+    with pytest.raises(KeyError, match="available: .*rm3"):
+        parse_component("rewriter", "rm4")
+    with pytest.raises(ValueError, match="rm3:key=value"):
+        parse_component("rewriter", "rm3:10")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_component("rewriter", "rm3:=3")
+
+
+def test_parse_component_llm_forms():
+    assert parse_component("llm", "smollm2-135m") == {"type": "transformers", "model": "smollm2-135m"}
+    assert parse_component("llm", "fake") == {"type": "fake"}
+    assert parse_component("llm", '{"type": "openai", "model": "m"}') == {"type": "openai", "model": "m"}
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_component("llm", "{nope")
+
+
+def test_overlay_merges_stages_and_removes_with_none():
+    base = {"retriever": "hybrid", "reranker": {"type": "cross-encoder", "model": "a"}, "k": 4}
+    assert overlay(base, {"retriever": {"fusion": "weighted"}, "reranker": None, "k": 2}) == {
+        "retriever": {"type": "hybrid", "fusion": "weighted"}, "k": 2}
+    assert overlay(base, {"reranker": {"type": "reorder"}})["reranker"] == {"type": "reorder"}  # new type: new table
+    assert overlay(base, {"reranker": {"model": "b"}})["reranker"] == {"type": "cross-encoder", "model": "b"}
+    assert base["retriever"] == "hybrid"  # the base is not modified

@@ -24,8 +24,8 @@ def compare_cmd(
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (default: the config's, else torch's).")] = None,
 ) -> None:
     """Compare {base, LoRA-tuned} LLM x {closed-book, RAG} (+ tuned retriever / reranker) on held-out questions."""
-    from ragkit.eval.compare import run_compare
-    from ragkit.eval.compare_config import load_config
+    from ragkit.experiments.compare import run_compare
+    from ragkit.experiments.compare_config import load_config
     from ragkit.indexes.atomic import atomic_write_text
 
     cfg = load_config(config)
@@ -54,7 +54,7 @@ def repro_cmd(
     dry_run: Annotated[bool, typer.Option(help="Print the commands without running them.")] = False,
 ) -> None:
     """Run each row's exact command and check its scores against the expected values (OK / FAIL)."""
-    from ragkit.eval.repro import load_matrix, run_matrix
+    from ragkit.experiments.repro import load_matrix, run_matrix
 
     failed = 0
     for path in files:

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ragkit.defaults import DEMO_CORPUS
+
 console = Console()
 
-DEMO_CORPUS = Path(__file__).resolve().parent.parent / "demo_corpus"
 DEMO_QUESTIONS = [
     "How long is the standard warranty period of the Helios X2?",
     "Which port does the local Modbus TCP server use?",

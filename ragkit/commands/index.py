@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from ragkit.defaults import DEFAULT_EMBEDDER
 
 console = Console()
 
@@ -17,7 +20,7 @@ _MODES = ("bm25", "dense", "hybrid")
 
 def index_cmd(
     directory: Annotated[Path, typer.Argument(help="Index directory written by `ragkit ingest`.")],
-    embedder: Annotated[str, typer.Option(help="Embedding model: minilm, a model dir or a hub id.")] = "minilm",
+    embedder: Annotated[str, typer.Option(help="Embedding model: minilm, a model dir or a hub id.")] = DEFAULT_EMBEDDER,
     bm25: Annotated[bool, typer.Option("--bm25/--no-bm25", help="Build/update the BM25 index.")] = True,
     dense: Annotated[bool, typer.Option("--dense/--no-dense", help="Build/update the FAISS index.")] = True,
     index_type: Annotated[Optional[str], typer.Option(help="FAISS index: flat, hnsw or ivfpq.")] = None,
@@ -57,47 +60,71 @@ def index_cmd(
     console.print(table)
 
 
+SpecOpt = Annotated[
+    Optional[Path], typer.Option(help="Pipeline spec (YAML/TOML/JSON); the options below overlay its stages.")
+]
+RewriteOpt = Annotated[
+    Optional[str], typer.Option(help="Query rewriter NAME[:ARG], e.g. rm3, rocchio, hyde, genqr-fusion:fb_docs=3.")
+]
+RerankOpt = Annotated[Optional[str], typer.Option(help="Reranker NAME[:ARG], e.g. cross-encoder:DIR, llm, reorder.")]
+RerankDepthOpt = Annotated[Optional[int], typer.Option(help="Candidates the reranker sees (default 4*k).")]
+FusionOpt = Annotated[Optional[str], typer.Option(help="Hybrid fusion: rrf or weighted.")]
+
+
+def _retriever(mode: str | None, fusion: str | None, filters: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The retriever overlay that ``--mode``, ``--fusion`` and the filters ask for (``None``: nothing asked)."""
+    if mode is not None and mode not in _MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    if fusion is not None and mode not in (None, "hybrid"):
+        raise typer.BadParameter(f"--fusion is for --mode hybrid, not {mode}")
+    changes: dict[str, Any] = {"type": mode} if mode else {}
+    if fusion:
+        changes["fusion"] = fusion
+    if filters:
+        changes["filters"] = filters
+    return changes or None
+
+
 def search_cmd(
     directory: Annotated[Path, typer.Argument(help="Index directory.")],
     query: Annotated[str, typer.Argument(help="The query text.")],
     mode: Annotated[
-        Optional[str], typer.Option(help="bm25, dense or hybrid; default: hybrid when both indexes exist.")
+        Optional[str], typer.Option(help="bm25, dense or hybrid; default: the spec's, else hybrid when both indexes exist.")
     ] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
-    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf or weighted.")] = "rrf",
+    fusion: FusionOpt = None,
     path: Annotated[Optional[list[str]], typer.Option(help="Only sources matching this glob (repeatable).")] = None,
     language: Annotated[Optional[list[str]], typer.Option(help="Only this language (repeatable).")] = None,
     kind: Annotated[Optional[list[str]], typer.Option(help="Only this chunk kind (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
-    rewrite: Annotated[
-        Optional[str], typer.Option(help="Query rewriter NAME[:ARG], e.g. rm3, rocchio, hyde, genqr-fusion:fb_docs=3.")
-    ] = None,
-    rerank: Annotated[
-        Optional[str], typer.Option(help="Reranker NAME[:ARG], e.g. cross-encoder:DIR, llm, reorder.")
-    ] = None,
-    rerank_depth: Annotated[Optional[int], typer.Option(help="Candidates the reranker sees (default 4*k).")] = None,
+    rewrite: RewriteOpt = None,
+    rerank: RerankOpt = None,
+    rerank_depth: RerankDepthOpt = None,
+    spec: SpecOpt = None,
 ) -> None:
     """Search an index and print the top hits with their provenance."""
-    from ragkit.commands.options import search
+    from ragkit.commands.options import pipeline_spec
     from ragkit.indexes.index import Index
-    from ragkit.registry import build
+    from ragkit.pipeline import Pipeline
 
     index = Index.open(directory)
-    if mode is None:
-        mode = "hybrid" if index.has("bm25") and index.has("dense") else "dense" if index.has("dense") else "bm25"
-    if mode not in _MODES:
-        raise typer.BadParameter(f"--mode must be one of {', '.join(_MODES)}, not {mode!r}")
     filters = {key: v for key, v in (("path", path), ("language", language), ("kind", kind)) if v}
-    spec: dict[str, Any] = {"type": mode, "index": str(directory), "filters": filters or None}
-    if mode == "hybrid":
-        spec["fusion"] = fusion
-    retriever = build("retriever", spec)
-    retriever.use_index(index)
-    hits = search(retriever, [query], k, rewrite=rewrite, rerank=rerank, rerank_depth=rerank_depth)[0][0]
+    config = pipeline_spec(spec, rewrite=rewrite, rerank=rerank, rerank_k=rerank_depth, k=k)
+    changes = _retriever(mode, fusion, filters)
+    if changes is not None:
+        from ragkit.config import overlay
+        from ragkit.pipeline import default_retriever
+
+        if "type" not in changes and "retriever" not in config:
+            config["retriever"] = default_retriever(directory)
+        config = overlay(config, {"retriever": changes})
+    pipeline = Pipeline.for_index(directory, config).use_index(index)
+    hits = pipeline.retrieve([query])[0][0]
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
         return
-    table = Table("#", "score", "where", "text", title=f"{mode}: {query}", show_lines=False)
+    retriever = pipeline.retriever if isinstance(pipeline.retriever, str) else pipeline.retriever["type"]
+    table = Table("#", "score", "where", "text", title=f"{retriever}: {query}", show_lines=False)
     for hit in hits:
         chunk = hit.chunk
         snippet = " ".join(chunk.text.split())[:160] if chunk else ""
@@ -112,30 +139,50 @@ def eval_retrieval_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output dir: index/, runs, metrics.json.")] = Path(
         "runs/eval-retrieval"
     ),
-    mode: Annotated[Optional[list[str]], typer.Option(help="bm25, dense, hybrid (repeatable; default all).")] = None,
+    mode: Annotated[
+        Optional[list[str]], typer.Option(help="bm25, dense, hybrid (repeatable; default all, unless --spec).")
+    ] = None,
+    spec: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Pipeline spec to score (repeatable; labelled by file name): retriever, rewriter, reranker."),
+    ] = None,
     split: Annotated[str, typer.Option(help="qrels split.")] = "test",
     k: Annotated[int, typer.Option("-k", "--k", help="Run depth (hits per query).")] = 1000,
     metric: Annotated[
         Optional[list[str]], typer.Option(help="ndcg@k, recall@k, mrr@k, map … (repeatable).")
     ] = None,
-    embedder: Annotated[str, typer.Option(help="Embedding model for dense/hybrid.")] = "minilm",
-    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf or weighted.")] = "rrf",
+    embedder: Annotated[str, typer.Option(help="Embedding model for dense/hybrid.")] = DEFAULT_EMBEDDER,
+    fusion: FusionOpt = None,
+    rewrite: RewriteOpt = None,
+    rerank: RerankOpt = None,
+    rerank_depth: Annotated[
+        Optional[int], typer.Option(help="Candidates the reranker sees (default: the spec's, else 100 as in BEIR).")
+    ] = None,
 ) -> None:
-    """Index a BEIR-style dataset, run retrievers over its queries, write TREC runs and metrics."""
+    """Index a BEIR-style dataset, run pipelines over its queries, write TREC runs and metrics.
+
+    Each --mode and each --spec is one system; --rewrite / --rerank / --rerank-depth apply to all.
+    """
+    from ragkit.commands.options import pipeline_spec
+
+    systems: dict[str, dict[str, Any]] = {}
+    for path in spec or []:
+        systems[path.stem] = pipeline_spec(path, rewrite=rewrite, rerank=rerank, rerank_k=rerank_depth)
+        systems[path.stem].pop("index", None)
+    for m in mode or ([] if spec else list(_MODES)):
+        retriever = _retriever(m, fusion if m == "hybrid" else None)
+        label = "+".join(re.sub(r"[^\w.=-]+", "_", x) for x in (m, rewrite, rerank) if x)  # a file name
+        systems[label] = pipeline_spec(retriever=retriever, rewrite=rewrite, rerank=rerank, rerank_k=rerank_depth)
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ragkit.eval.beir import evaluate_beir, load_beir
     from ragkit.eval.retrieval import DEFAULT_METRICS
+    from ragkit.experiments.beir import evaluate_beir, load_beir
     from ragkit.indexes.atomic import atomic_write_text
 
-    modes = mode or list(_MODES)
-    bad = [m for m in modes if m not in _MODES]
-    if bad:
-        raise typer.BadParameter(f"--mode must be one of {', '.join(_MODES)}, not {bad}")
     metrics = metric or list(DEFAULT_METRICS)
     data = load_beir(dataset, split)
     console.print(f"{data.name}: {len(data.corpus)} documents, {len(data.queries)} {split} queries")
-    specs = {m: {"type": m, **({"fusion": fusion} if m == "hybrid" else {})} for m in modes}
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
@@ -148,12 +195,12 @@ def eval_retrieval_cmd(
             progress.update(tasks[label], completed=done)
 
         results = evaluate_beir(
-            data, out / "index", specs, k=k, metrics=metrics, runs_dir=out, embedder=embedder,
+            data, out / "index", systems, k=k, metrics=metrics, runs_dir=out, embedder=embedder,
             on_progress=on_progress,
         )
     summary = {
         "dataset": str(dataset), "split": split, "k": k, "embedder": embedder,
-        "results": {label: {key: r[key] for key in ("aggregate", "n_queries", "queries_per_second", "run_file")}
+        "results": {label: {key: r[key] for key in ("spec", "aggregate", "n_queries", "queries_per_second", "run_file")}
                     for label, r in results.items()},
     }
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2))

@@ -33,40 +33,12 @@ SpecOpt = Annotated[
 
 
 def load_pipeline(index: Path, spec: Path | None = None, k: int | None = None) -> Pipeline:
-    """The pipeline the commands use: a spec file, or defaults that fit the index.
-
-    Args:
-        index: the index directory (always used, even when the spec names another).
-        spec: optional pipeline spec file.
-        k: passages per answer; ``None`` keeps the spec's value (default 4).
-
-    Returns:
-        A ``Pipeline``; without a spec its retriever is ``hybrid`` when the index has both BM25
-        and dense indexes, else the one it has, and its generator is the default (SmolLM2-135M).
-
-    Raises:
-        FileNotFoundError / ValueError: the index is missing or has no search index; the spec
-            is unreadable.
-    """
-    from ragkit.config import load_spec
-    from ragkit.indexes.index import Index
+    """The pipeline the commands use: ``Pipeline.for_index`` (a spec file, or defaults that fit the index)."""
     from ragkit.pipeline import Pipeline
 
-    opened = Index.open(index)
-    config: dict[str, Any] = load_spec(spec) if spec is not None else {}
-    config["index"] = str(index)
-    if "retriever" not in config:
-        if opened.has("bm25") and opened.has("dense"):
-            config["retriever"] = "hybrid"
-        elif opened.has("dense") or opened.has("bm25"):
-            config["retriever"] = "dense" if opened.has("dense") else "bm25"
-        else:
-            raise ValueError(f"{index} has no search index yet; build one with `ragkit index {index}`")
-    if k is not None:
-        if k < 1:
-            raise ValueError(f"-k must be at least 1, got {k}")
-        config["k"] = k
-    return Pipeline.from_config(config)
+    if k is not None and k < 1:
+        raise ValueError(f"-k must be at least 1, got {k}")
+    return Pipeline.for_index(index, spec, k)
 
 
 def _check_mode(mode: str) -> str:

@@ -15,16 +15,16 @@ from rich.table import Table
 
 console = Console()
 
-_LLM_HELP = "LLM: a model for the local transformers backend (smollm2-135m, a dir) or a JSON config like '{\"type\": \"openai\", ...}'."
+_LLM_HELP = "LLM: a model for the local transformers backend (smollm2-135m, a dir), BACKEND:MODEL, or a JSON config like '{\"type\": \"openai\", ...}'."
 
 
 def _llm_config(llm: str) -> dict[str, Any]:
-    if llm.lstrip().startswith("{"):
-        try:
-            return json.loads(llm)
-        except json.JSONDecodeError as exc:
-            raise typer.BadParameter(f"--llm is not valid JSON: {exc}") from exc
-    return {"type": "transformers", "model": llm}
+    from ragkit.config import parse_component
+
+    try:
+        return parse_component("llm", llm)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--llm: {exc}") from exc
 
 
 def _store(index: Optional[Path]):

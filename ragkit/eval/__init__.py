@@ -1,1 +1,1 @@
-"""Evaluation: retrieval metrics (trec_eval-exact), answer metrics, comparisons, reports."""
+"""Evaluation metrics (a leaf every layer may use): retrieval (trec_eval-exact), answers, ragas, significance, costs."""

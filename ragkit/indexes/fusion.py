@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ragkit.defaults import RRF_K
 from ragkit.types import Chunk, Hit
 
 __all__ = ["rrf", "weighted", "normalize", "interpolate", "NORMALIZATIONS"]
@@ -53,15 +54,15 @@ def _chunks(runs: Sequence[Sequence[Hit]]) -> dict[str, Chunk | None]:
 
 def rrf(
     runs: Sequence[Sequence[Hit]],
-    k: int = 60,
+    rrf_k: int = RRF_K,
     weights: Sequence[float] | None = None,
     limit: int | None = None,
 ) -> list[Hit]:
-    """Reciprocal rank fusion: ``score(d) = sum_i w_i / (k + rank_i(d))``.
+    """Reciprocal rank fusion: ``score(d) = sum_i w_i / (rrf_k + rank_i(d))``.
 
     Args:
         runs: one ranked list per retriever; a hit's position in its list is its rank.
-        k: the RRF constant (60 in the paper); larger flattens the rank discount.
+        rrf_k: the RRF constant (60 in the paper); larger flattens the rank discount.
         weights: per-run multipliers (default 1 each).
         limit: keep this many fused hits (default: all).
 
@@ -72,7 +73,7 @@ def rrf(
     scores: dict[str, float] = {}
     for weight, run in zip(w, runs):
         for rank, hit in enumerate(run, start=1):
-            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (k + rank)
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (rrf_k + rank)
     return _ranked(scores, _chunks(runs), "rrf", limit)
 
 

@@ -1,15 +1,71 @@
-"""Shared plumbing of the index-backed retrievers: lazy index opening, filters, chunk filling."""
+"""Retriever capabilities, and the shared plumbing of the index-backed retrievers.
+
+Every retriever answers ``retrieve(queries, k)``. What else it can do is declared by the
+protocols below, which the pipeline checks (``isinstance``) before it hands a rewrite to it:
+
+- ``TermSearch``: search with analyzed, weighted term queries and expose the index's term
+  statistics (BM25; what RM3 needs);
+- ``VectorSearch``: embed queries, search with query vectors and read stored document vectors
+  (dense; what Rocchio and HyDE's vector averaging need).
+
+Several queries per question (multi-query, GenQR fusion) need no capability: the pipeline runs
+them through ``retrieve`` in one batch and fuses the runs itself.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
 
 from ragkit.indexes.index import Index, StaleIndexError
 from ragkit.registry import Component
 from ragkit.retrievers.filters import allowed_ids, compile_filters
 from ragkit.types import Hit
 
-__all__ = ["IndexRetriever"]
+__all__ = ["Retriever", "TermSearch", "TermStatistics", "VectorSearch", "IndexRetriever"]
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """What every retriever does: the top ``k`` hits per query, ``Hit.chunk`` filled, ranks 1-based."""
+
+    def retrieve(self, queries: list[str], k: int = 10) -> list[list[Hit]]: ...
+
+
+@runtime_checkable
+class TermStatistics(Protocol):
+    """A term index's statistics (``ragkit.indexes.bm25.BM25Index`` has them)."""
+
+    def analyzer(self, text: str) -> list[str]: ...
+
+    def document_terms(self, doc_id: str) -> list[str]: ...
+
+    def document_frequencies(self, terms: Sequence[str]) -> list[int]: ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, doc_id: object) -> bool: ...
+
+
+@runtime_checkable
+class TermSearch(Retriever, Protocol):
+    """Term-weighted search: analyzed queries (term lists or ``{term: weight}``) and term statistics."""
+
+    def retrieve_terms(self, queries: Sequence[Sequence[str] | dict[str, float]], k: int = 10) -> list[list[Hit]]: ...
+
+    def term_statistics(self) -> TermStatistics: ...
+
+
+@runtime_checkable
+class VectorSearch(Retriever, Protocol):
+    """Vector search: query embeddings, search by vector, stored document vectors by chunk id."""
+
+    def embed_queries(self, queries: list[str]) -> np.ndarray: ...
+
+    def retrieve_vectors(self, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]: ...
+
+    def document_vectors(self, chunk_ids: list[str]) -> np.ndarray: ...
 
 
 class IndexRetriever(Component):

@@ -62,6 +62,10 @@ class BM25Retriever(IndexRetriever):
         """Top-``k`` chunks for each query; ``Hit.chunk`` filled, ranks 1-based."""
         return self._fill(self.bm25.search(queries, k, self._allowed()), "bm25")
 
+    def term_statistics(self) -> BM25Index:
+        """The searched index's analyzer, document terms and frequencies (``TermSearch``)."""
+        return self.bm25
+
     def retrieve_terms(self, queries: Sequence[Sequence[str] | dict[str, float]], k: int = 10) -> list[list[Hit]]:
         """Like ``retrieve`` for analyzed queries: term lists or {term: weight} (query expansion)."""
         return self._fill(self.bm25.search_terms(queries, k, self._allowed()), "bm25")

@@ -60,6 +60,10 @@ class DenseRetriever(IndexRetriever):
         """Query vectors from the index's embedder, shape ``(len(queries), dimension)``."""
         return self._encoder().encode_queries(queries)
 
+    def document_vectors(self, chunk_ids: list[str]) -> np.ndarray:
+        """The stored vectors of these chunks, shape ``(len(chunk_ids), dimension)`` (``VectorSearch``)."""
+        return self._open().vectors(chunk_ids)
+
     def retrieve(self, queries: list[str], k: int = 10) -> list[list[Hit]]:
         """Top-``k`` chunks for each query; ``Hit.chunk`` filled, ranks 1-based."""
         return self.retrieve_vectors(self.embed_queries(queries), k)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ragkit.defaults import RRF_K
 from ragkit.indexes import fusion as fuse
 from ragkit.registry import register
 from ragkit.retrievers.base import IndexRetriever
@@ -34,6 +35,7 @@ class HybridRetriever(IndexRetriever):
         depth: candidates taken from each retriever before fusing.
         embedder, k1, b: passed to the dense / BM25 retrievers.
         filters: metadata filters applied to both.
+        batch_size, device: query encoding settings of the dense part.
 
     Raises:
         ValueError: an unknown fusion or normalisation, or not two weights.
@@ -44,13 +46,15 @@ class HybridRetriever(IndexRetriever):
         index: str,
         fusion: str = "rrf",
         weights: list[float] | None = None,
-        rrf_k: int = 60,
+        rrf_k: int = RRF_K,
         normalization: str = "minmax",
         depth: int = 100,
         embedder: str | None = None,
         k1: float | None = None,
         b: float | None = None,
         filters: dict[str, Any] | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
     ):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
@@ -68,13 +72,17 @@ class HybridRetriever(IndexRetriever):
         self.k1 = k1
         self.b = b
         self.filters = filters
+        self.batch_size = batch_size
+        self.device = device
         self._check_filters()
 
     def _parts(self) -> tuple[BM25Retriever, DenseRetriever]:
         parts = getattr(self, "_retrievers", None)
         if parts is None:
             sparse = BM25Retriever(self.index, k1=self.k1, b=self.b, filters=self.filters)
-            dense = DenseRetriever(self.index, embedder=self.embedder, filters=self.filters)
+            dense = DenseRetriever(
+                self.index, embedder=self.embedder, filters=self.filters, batch_size=self.batch_size, device=self.device
+            )
             for part in (sparse, dense):
                 part.use_index(self._open())
             parts = self._retrievers = (sparse, dense)
@@ -83,7 +91,7 @@ class HybridRetriever(IndexRetriever):
     def fuse(self, sparse: list[Hit], dense: list[Hit], k: int) -> list[Hit]:
         """Fuse one query's BM25 and dense hits into the top ``k``."""
         if self.fusion == "rrf":
-            fused = fuse.rrf([sparse, dense], k=self.rrf_k, weights=self.weights, limit=k)
+            fused = fuse.rrf([sparse, dense], rrf_k=self.rrf_k, weights=self.weights, limit=k)
         else:
             fused = fuse.weighted([sparse, dense], weights=self.weights, normalization=self.normalization, limit=k)
         for hit in fused:

@@ -1,1 +1,1 @@
-"""Query rewriters: GenQR ensembles, PRF (RM3, Rocchio), HyDE, multi-query; ``rewrite_and_retrieve``."""
+"""Query rewriters: GenQR ensembles, PRF (RM3, Rocchio), HyDE, multi-query; the pipeline runs them."""

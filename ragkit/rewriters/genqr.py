@@ -3,13 +3,16 @@
 ``N`` paraphrases of one instruction ("suggest expansion terms for the query") each make the LLM
 write a keyword set for the query.
 
-- ``genqr-ensemble`` (GenQREnsemble): one query, the original followed by all ``N`` keyword sets.
-- ``genqr-fusion`` (GenQRFusion): ``N + 1`` queries (the original, and the original plus each
-  keyword set), each retrieved on its own and fused with reciprocal rank fusion.
-- ``genqr-ensemble-rf`` / ``genqr-fusion-rf``: post-retrieval variants whose prompts also hold
-  feedback documents, either the top ``fb_docs`` of a first retrieval pass (pseudo-relevance
-  feedback, what ``rewrite_and_retrieve`` supplies) or documents a user marked relevant (pass
-  them as ``feedback``).
+One class, ``genqr``, with two settings; the paper's four methods are registered aliases:
+
+- ``genqr-ensemble`` (GenQREnsemble, ``fusion=False``): one query, the original followed by all
+  ``N`` keyword sets.
+- ``genqr-fusion`` (GenQRFusion, ``fusion=True``): ``N + 1`` queries (the original, and the
+  original plus each keyword set), each retrieved on its own and fused with reciprocal rank fusion.
+- ``genqr-ensemble-rf`` / ``genqr-fusion-rf`` (``fb_docs=3``): post-retrieval variants whose
+  prompts also hold feedback documents, either the top ``fb_docs`` of a first retrieval pass
+  (pseudo-relevance feedback, which the pipeline supplies) or documents a user marked relevant
+  (pass them as ``feedback``).
 
 The ten instructions are paraphrases written for ragkit in the spirit of the paper's
 LLM-paraphrased instruction set, not a copy of it. A reply is parsed into keywords (comma, line
@@ -28,11 +31,12 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ragkit.registry import register
-from ragkit.rewriters.base import LLMRewriter, Rewrite, RewriteWarning, feedback_texts, parse_keywords
+from ragkit.defaults import RRF_K
+from ragkit.registry import alias, register
+from ragkit.rewriters.base import LLMRewriter, Rewrite, RewriteWarning, TextQueries, feedback_texts, parse_keywords
 from ragkit.types import Hit
 
-__all__ = ["GenQREnsemble", "GenQRFusion", "GenQREnsembleRF", "GenQRFusionRF", "INSTRUCTIONS"]
+__all__ = ["GenQR", "INSTRUCTIONS"]
 
 INSTRUCTIONS = (
     "Improve the search effectiveness by suggesting expansion terms for the query",
@@ -54,39 +58,58 @@ PROMPT_RF = (
 )
 
 
-@register("rewriter", "genqr-ensemble")
-class GenQREnsemble(LLMRewriter):
-    """The original query followed by the keywords of ``n_instructions`` paraphrased instructions.
+@register("rewriter", "genqr")
+class GenQR(LLMRewriter):
+    """Keyword sets from ``n_instructions`` paraphrased instructions: one expanded query, or fused queries.
 
     Args:
         llm: LLM config (default: the bundled SmolLM2-135M-Instruct via transformers).
+        fusion: ``False`` (GenQREnsemble): the original query followed by every keyword set;
+            ``True`` (GenQRFusion): the original and the original plus each keyword set,
+            retrieved on their own and fused with RRF.
         n_instructions: how many instructions of ``instructions`` to use (the paper: 10).
         instructions: the instruction paraphrases (default ``INSTRUCTIONS``).
         max_new_tokens: generation budget per keyword set.
         max_keywords: keywords kept per set.
+        rrf_k: the reciprocal rank fusion constant (``fusion=True``).
+        fb_docs: feedback documents put into each prompt (the ``-rf`` variants); 0: none.
+        fb_chars: characters kept of each feedback document.
 
     Raises:
-        ValueError: ``n_instructions`` outside ``1..len(instructions)``.
+        ValueError: ``n_instructions`` outside ``1..len(instructions)``, or ``fb_docs < 0``.
     """
-
-    fusion = False
 
     def __init__(
         self,
         llm: str | dict[str, Any] = "transformers",
+        fusion: bool = False,
         n_instructions: int = 10,
         instructions: list[str] | None = None,
         max_new_tokens: int = 48,
         max_keywords: int = 10,
+        rrf_k: int = RRF_K,
+        fb_docs: int = 0,
+        fb_chars: int = 400,
     ):
         pool = instructions if instructions is not None else INSTRUCTIONS
         if not 1 <= n_instructions <= len(pool):
             raise ValueError(f"n_instructions must be in 1..{len(pool)} (the instructions given), got {n_instructions}")
+        if fb_docs < 0:
+            raise ValueError(f"fb_docs must be >= 0, got {fb_docs}")
         self.llm = llm
+        self.fusion = fusion
         self.n_instructions = n_instructions
         self.instructions = instructions
         self.max_new_tokens = max_new_tokens
         self.max_keywords = max_keywords
+        self.rrf_k = rrf_k
+        self.fb_docs = fb_docs
+        self.fb_chars = fb_chars
+
+    @property
+    def needs_feedback(self) -> bool:  # type: ignore[override]
+        """The ``-rf`` variants read the top ``fb_docs`` documents of a first retrieval pass."""
+        return self.fb_docs > 0
 
     def _instructions(self) -> list[str]:
         pool = self.instructions if self.instructions is not None else INSTRUCTIONS
@@ -100,7 +123,9 @@ class GenQREnsemble(LLMRewriter):
             text = PROMPT.format(instruction=instruction, query=query)
         return [{"role": "user", "content": text}]
 
-    def rewrite(self, queries: list[str], feedback: list[list[Hit]] | None = None) -> list[Rewrite]:
+    def rewrite(
+        self, queries: list[str], feedback: list[list[Hit]] | None = None, searcher: Any = None
+    ) -> list[Rewrite]:
         """Reformulate each query from ``n_instructions`` keyword sets.
 
         Args:
@@ -114,7 +139,7 @@ class GenQREnsemble(LLMRewriter):
         Raises:
             ValueError: a ``-rf`` variant got feedback of the wrong length or without text.
         """
-        fb_docs = int(getattr(self, "fb_docs", 0))
+        fb_docs = self.fb_docs
         if fb_docs and feedback is not None and len(feedback) != len(queries):
             raise ValueError(f"feedback has {len(feedback)} lists for {len(queries)} queries")
         instructions = self._instructions()
@@ -148,91 +173,14 @@ class GenQREnsemble(LLMRewriter):
             meta = {"keywords": sets, "replies": own}
             if self.fusion:
                 queries_ = [query] + [f"{query} {' '.join(s)}" for s in sets]
-                out.append(Rewrite(query, queries_, metadata=meta))
+                out.append(TextQueries(query, queries_, rrf_k=self.rrf_k, metadata=meta))
             else:
                 expanded = f"{query} {' '.join(k for s in sets for k in s)}"
-                out.append(Rewrite(query, [expanded], metadata=meta))
+                out.append(TextQueries(query, [expanded], metadata=meta))
         return out
 
 
-@register("rewriter", "genqr-fusion")
-class GenQRFusion(GenQREnsemble):
-    """Retrieve for the original query and for it plus each keyword set; fuse the runs with RRF.
-
-    Args:
-        llm, n_instructions, instructions, max_new_tokens, max_keywords: as ``GenQREnsemble``.
-        rrf_k: the reciprocal rank fusion constant.
-    """
-
-    fusion = True
-
-    def __init__(
-        self,
-        llm: str | dict[str, Any] = "transformers",
-        n_instructions: int = 10,
-        instructions: list[str] | None = None,
-        max_new_tokens: int = 48,
-        max_keywords: int = 10,
-        rrf_k: int = 60,
-    ):
-        super().__init__(llm, n_instructions, instructions, max_new_tokens, max_keywords)
-        self.rrf_k = rrf_k
-
-
-@register("rewriter", "genqr-ensemble-rf")
-class GenQREnsembleRF(GenQREnsemble):
-    """GenQREnsemble with feedback documents in the prompt (pseudo-relevant or user-marked).
-
-    Args:
-        llm, n_instructions, instructions, max_new_tokens, max_keywords: as ``GenQREnsemble``.
-        fb_docs: feedback documents put into each prompt.
-        fb_chars: characters kept of each feedback document.
-    """
-
-    needs_feedback = True
-
-    def __init__(
-        self,
-        llm: str | dict[str, Any] = "transformers",
-        n_instructions: int = 10,
-        instructions: list[str] | None = None,
-        max_new_tokens: int = 48,
-        max_keywords: int = 10,
-        fb_docs: int = 3,
-        fb_chars: int = 400,
-    ):
-        super().__init__(llm, n_instructions, instructions, max_new_tokens, max_keywords)
-        if fb_docs < 1:
-            raise ValueError(f"fb_docs must be >= 1, got {fb_docs}")
-        self.fb_docs = fb_docs
-        self.fb_chars = fb_chars
-
-
-@register("rewriter", "genqr-fusion-rf")
-class GenQRFusionRF(GenQRFusion):
-    """GenQRFusion with feedback documents in the prompt (pseudo-relevant or user-marked).
-
-    Args:
-        llm, n_instructions, instructions, max_new_tokens, max_keywords, rrf_k: as ``GenQRFusion``.
-        fb_docs: feedback documents put into each prompt.
-        fb_chars: characters kept of each feedback document.
-    """
-
-    needs_feedback = True
-
-    def __init__(
-        self,
-        llm: str | dict[str, Any] = "transformers",
-        n_instructions: int = 10,
-        instructions: list[str] | None = None,
-        max_new_tokens: int = 48,
-        max_keywords: int = 10,
-        rrf_k: int = 60,
-        fb_docs: int = 3,
-        fb_chars: int = 400,
-    ):
-        super().__init__(llm, n_instructions, instructions, max_new_tokens, max_keywords, rrf_k)
-        if fb_docs < 1:
-            raise ValueError(f"fb_docs must be >= 1, got {fb_docs}")
-        self.fb_docs = fb_docs
-        self.fb_chars = fb_chars
+alias("rewriter", "genqr-ensemble", "genqr", fusion=False)
+alias("rewriter", "genqr-fusion", "genqr", fusion=True)
+alias("rewriter", "genqr-ensemble-rf", "genqr", fusion=False, fb_docs=3)
+alias("rewriter", "genqr-fusion-rf", "genqr", fusion=True, fb_docs=3)

@@ -19,7 +19,7 @@ import warnings
 from typing import Any
 
 from ragkit.registry import register
-from ragkit.rewriters.base import LLMRewriter, Rewrite, RewriteWarning
+from ragkit.rewriters.base import LLMRewriter, MeanOfTexts, Rewrite, RewriteWarning
 from ragkit.types import Hit
 
 __all__ = ["HyDE", "PROMPT"]
@@ -61,7 +61,9 @@ class HyDE(LLMRewriter):
         self.max_new_tokens = max_new_tokens
         self.min_words = min_words
 
-    def rewrite(self, queries: list[str], feedback: list[list[Hit]] | None = None) -> list[Rewrite]:
+    def rewrite(
+        self, queries: list[str], feedback: list[list[Hit]] | None = None, searcher: Any = None
+    ) -> list[Rewrite]:
         """Write hypothetical passages for each question (``feedback`` is not used)."""
         conversations = [
             [{"role": "user", "content": self.prompt.format(query=q)}] for q in queries for _ in range(self.n_docs)
@@ -85,5 +87,5 @@ class HyDE(LLMRewriter):
                 )
                 out.append(Rewrite.keep(query, "no usable passage", warn=False))
                 continue
-            out.append(Rewrite(query, [query, *passages], combine="mean", metadata={"passages": passages}))
+            out.append(MeanOfTexts(query, [query, *passages], metadata={"passages": passages}))
         return out

@@ -14,8 +14,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from ragkit.defaults import RRF_K
 from ragkit.registry import register
-from ragkit.rewriters.base import LLMRewriter, Rewrite, RewriteWarning, parse_lines
+from ragkit.rewriters.base import LLMRewriter, Rewrite, RewriteWarning, TextQueries, parse_lines
 from ragkit.types import Hit
 
 __all__ = ["MultiQuery", "PROMPT"]
@@ -49,7 +50,7 @@ class MultiQuery(LLMRewriter):
         prompt: str = PROMPT,
         max_new_tokens: int = 96,
         original_weight: float = 1.0,
-        rrf_k: int = 60,
+        rrf_k: int = RRF_K,
     ):
         if n_queries < 1:
             raise ValueError(f"n_queries must be >= 1, got {n_queries}")
@@ -62,7 +63,9 @@ class MultiQuery(LLMRewriter):
         self.original_weight = original_weight
         self.rrf_k = rrf_k
 
-    def rewrite(self, queries: list[str], feedback: list[list[Hit]] | None = None) -> list[Rewrite]:
+    def rewrite(
+        self, queries: list[str], feedback: list[list[Hit]] | None = None, searcher: Any = None
+    ) -> list[Rewrite]:
         """Rephrase each question (``feedback`` is not used)."""
         conversations = [
             [{"role": "user", "content": self.prompt.format(query=q, n=self.n_queries)}] for q in queries
@@ -85,5 +88,5 @@ class MultiQuery(LLMRewriter):
                 out.append(Rewrite.keep(query, "no usable rephrasing", warn=False))
                 continue
             weights = [self.original_weight] + [1.0] * len(alternatives)
-            out.append(Rewrite(query, [query, *alternatives], weights=weights, metadata={"reply": reply}))
+            out.append(TextQueries(query, [query, *alternatives], weights=weights, rrf_k=self.rrf_k, metadata={"reply": reply}))
         return out

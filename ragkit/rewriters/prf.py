@@ -35,7 +35,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ragkit.registry import register
-from ragkit.rewriters.base import Rewrite, Rewriter
+from ragkit.retrievers.base import TermSearch, TermStatistics, VectorSearch
+from ragkit.rewriters.base import QueryVector, Rewrite, Rewriter, WeightedTerms
 from ragkit.types import Hit
 
 __all__ = ["RM3", "Rocchio", "AveragePRF", "relevance_model", "interpolate", "top_terms"]
@@ -104,9 +105,10 @@ class RM3(Rewriter):
         ValueError: a weight outside [0, 1] or non-positive counts.
 
     Example:
-        >>> rewrite_and_retrieve(build("rewriter", "rm3"), bm25_retriever, ["q"], 100)  # doctest: +SKIP
+        >>> Pipeline(index="runs/idx", retriever="bm25", rewriter="rm3").retrieve(["q"], 100)  # doctest: +SKIP
     """
 
+    needs = TermSearch
     needs_feedback = True
 
     def __init__(self, fb_docs: int = 10, fb_terms: int = 10, original_query_weight: float = 0.5, max_df: float = 0.1):
@@ -121,34 +123,26 @@ class RM3(Rewriter):
         self.original_query_weight = original_query_weight
         self.max_df = max_df
 
-    def bind(self, retriever: Any) -> None:
-        bm25 = getattr(retriever, "bm25", None)
-        if bm25 is None or not hasattr(retriever, "retrieve_terms"):
-            raise ValueError(
-                f"rm3 expands BM25 queries and needs the bm25 retriever, not {type(retriever).__name__}; "
-                "use retriever 'bm25' (for dense retrieval use the 'rocchio' rewriter)"
-            )
-        self.use_index(bm25)
-
-    def use_index(self, bm25: Any) -> None:
-        """Expand against this ``BM25Index`` (its analyzer, document terms and frequencies)."""
-        self._bm25 = bm25
-
-    def _keep(self, bm25: Any, terms: set[str]) -> Callable[[str], bool]:
+    def _keep(self, bm25: TermStatistics, terms: set[str]) -> Callable[[str], bool]:
         shaped = sorted(t for t in terms if 2 <= len(t) <= 20 and _TERM.fullmatch(t))
         limit = self.max_df * len(bm25)
         allowed = {t for t, df in zip(shaped, bm25.document_frequencies(shaped)) if df <= limit}
         return allowed.__contains__
 
-    def rewrite(self, queries: list[str], feedback: list[list[Hit]] | None = None) -> list[Rewrite]:
+    def rewrite(
+        self, queries: list[str], feedback: list[list[Hit]] | None = None, searcher: Any = None
+    ) -> list[Rewrite]:
         """Expand each query with terms from its feedback documents.
 
+        Args:
+            queries: the questions.
+            feedback: per query, the first-pass BM25 hits (their scores weigh the documents).
+            searcher: the BM25 retriever (``TermSearch``): its analyzer and term statistics.
+
         Raises:
-            ValueError: no feedback given, or the rewriter is not bound to a BM25 index.
+            ValueError: no feedback given, or ``searcher`` has no term search.
         """
-        bm25 = getattr(self, "_bm25", None)
-        if bm25 is None:
-            raise ValueError("rm3 needs a BM25 index: call bind(bm25_retriever) or use rewrite_and_retrieve")
+        bm25 = self.check_searcher(searcher).term_statistics()
         if feedback is None or len(feedback) != len(queries):
             raise ValueError("rm3 needs feedback hits for each query (a first BM25 pass)")
         out = []
@@ -161,7 +155,7 @@ class RM3(Rewriter):
             keep = self._keep(bm25, {t for terms, _ in docs for t in terms})
             rm = relevance_model(docs, self.fb_terms, keep)
             weights = interpolate(query_terms, rm, self.original_query_weight)
-            out.append(Rewrite(query, [query], term_weights=weights, metadata={"expansion": rm}))
+            out.append(WeightedTerms(query, weights, metadata={"expansion": rm}))
         return out
 
 
@@ -178,6 +172,7 @@ class Rocchio(Rewriter):
         ValueError: ``fb_docs < 1`` or both weights zero.
     """
 
+    needs = VectorSearch
     needs_feedback = True
 
     def __init__(self, fb_docs: int = 5, alpha: float = 0.4, beta: float = 0.6):
@@ -192,35 +187,23 @@ class Rocchio(Rewriter):
     def _weights(self, n_docs: int) -> tuple[float, float]:
         return self.alpha, self.beta
 
-    def bind(self, retriever: Any) -> None:
-        if not (hasattr(retriever, "embed_queries") and hasattr(retriever, "retrieve_vectors")):
-            raise ValueError(
-                f"{self.registered_name} moves dense query vectors and needs the dense retriever, not "
-                f"{type(retriever).__name__}; use retriever 'dense' (for BM25 use the 'rm3' rewriter)"
-            )
-        from ragkit.indexes.index import Index
-
-        opened = getattr(self, "_index", None)
-        if opened is None or str(opened.directory) != str(retriever.index):
-            opened = Index.open(retriever.index)
-        self.use_vectors(retriever.embed_queries, opened.vectors)
-        self._index = opened
-
-    def use_vectors(self, embed_queries: Callable[[list[str]], np.ndarray], doc_vectors: Callable[[list[str]], np.ndarray]) -> None:
-        """Use these functions for query embeddings and stored document vectors (by chunk id)."""
-        self._embed, self._doc_vectors = embed_queries, doc_vectors
-
-    def rewrite(self, queries: list[str], feedback: list[list[Hit]] | None = None) -> list[Rewrite]:
+    def rewrite(
+        self, queries: list[str], feedback: list[list[Hit]] | None = None, searcher: Any = None
+    ) -> list[Rewrite]:
         """Move each query vector towards its feedback documents.
 
+        Args:
+            queries: the questions.
+            feedback: per query, the first-pass hits (their stored vectors are averaged).
+            searcher: the dense retriever (``VectorSearch``): query and document vectors.
+
         Raises:
-            ValueError: no feedback given, or the rewriter is not bound to a dense retriever.
+            ValueError: no feedback given, or ``searcher`` has no vector search.
         """
-        if getattr(self, "_embed", None) is None:
-            raise ValueError(f"{self.registered_name} needs a dense retriever: call bind(retriever) or use rewrite_and_retrieve")
+        dense = self.check_searcher(searcher)
         if feedback is None or len(feedback) != len(queries):
             raise ValueError(f"{self.registered_name} needs feedback hits for each query (a first dense pass)")
-        q_vectors = np.asarray(self._embed(list(queries)), dtype=np.float32)
+        q_vectors = np.asarray(dense.embed_queries(list(queries)), dtype=np.float32)
         out = []
         for query, q, hits in zip(queries, q_vectors, feedback):
             ids = [h.chunk_id for h in hits[: self.fb_docs]]
@@ -228,9 +211,9 @@ class Rocchio(Rewriter):
                 out.append(Rewrite.keep(query))
                 continue
             alpha, beta = self._weights(len(ids))
-            v = alpha * q + beta * np.asarray(self._doc_vectors(ids), dtype=np.float32).mean(axis=0)
+            v = alpha * q + beta * np.asarray(dense.document_vectors(ids), dtype=np.float32).mean(axis=0)
             v = v / max(float(np.linalg.norm(v)), 1e-12)
-            out.append(Rewrite(query, [query], vector=v.astype(float).tolist(), metadata={"feedback": ids}))
+            out.append(QueryVector(query, v.astype(float).tolist(), metadata={"feedback": ids}))
         return out
 
 

@@ -1,4 +1,4 @@
-"""`--rewrite` / `--rerank` option parsing and `ragkit search` with a rewriter and a reranker."""
+"""`--spec` / `--rewrite` / `--rerank` as a pipeline spec, and `ragkit search` with a rewriter and a reranker."""
 
 from __future__ import annotations
 
@@ -8,32 +8,12 @@ import pytest
 from typer.testing import CliRunner
 
 from ragkit.cli import app
-from ragkit.commands.options import parse_component, search
+from ragkit.commands.options import pipeline_spec
 from ragkit.indexes.index import Index
-from ragkit.registry import build
+from ragkit.pipeline import Pipeline
 from ragkit.types import Chunk
 
 runner = CliRunner()
-
-
-def test_parse_name_arg_and_key_values():
-    assert parse_component("rewriter", "rm3") == {"type": "rm3"}
-    assert parse_component("rewriter", "rm3:fb_docs=5, fb_terms=20,original_query_weight=0.7") == {
-        "type": "rm3", "fb_docs": 5, "fb_terms": 20, "original_query_weight": 0.7}
-    assert parse_component("reranker", "cross-encoder:runs/my ce") == {"type": "cross-encoder", "model": "runs/my ce"}
-    assert parse_component("rewriter", "hyde:smollm2-135m") == {
-        "type": "hyde", "llm": {"type": "transformers", "model": "smollm2-135m"}}
-    assert parse_component("reranker", "llm:method=query-likelihood") == {"type": "llm", "method": "query-likelihood"}
-    assert build("rewriter", parse_component("rewriter", "rm3:fb_docs=5")).fb_docs == 5
-
-
-def test_parse_errors_say_what_to_do():
-    with pytest.raises(KeyError, match="available: .*rm3"):
-        parse_component("rewriter", "rm4")
-    with pytest.raises(ValueError, match="rm3:key=value"):
-        parse_component("rewriter", "rm3:10")
-    with pytest.raises(ValueError, match="key=value"):
-        parse_component("rewriter", "rm3:=3")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +27,19 @@ def bm25_index(tmp_path_factory) -> str:
     return str(directory)
 
 
-def test_search_function_runs_rewrite_then_rerank(bm25_index):
-    retriever = build("retriever", {"type": "bm25", "index": bm25_index})
-    hits, timings = search(retriever, ["cats content"], 3, rewrite="rm3:fb_docs=1,max_df=1.0", rerank="reorder")
+def test_options_overlay_the_spec_file(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("retriever: {type: hybrid, fusion: weighted}\nreranker: reorder\nk: 3\n")
+    assert pipeline_spec(spec, retriever={"fusion": "rrf"}, rewrite="rm3:fb_docs=2", k=5) == {
+        "retriever": {"type": "hybrid", "fusion": "rrf"}, "reranker": "reorder", "k": 5,
+        "rewriter": {"type": "rm3", "fb_docs": 2}}
+    assert pipeline_spec(retriever={"type": "bm25"}, rerank="reorder", rerank_k=7) == {
+        "retriever": {"type": "bm25"}, "reranker": {"type": "reorder"}, "rerank_k": 7}
+
+
+def test_pipeline_from_options_runs_rewrite_then_rerank(bm25_index):
+    spec = pipeline_spec(retriever={"type": "bm25"}, rewrite="rm3:fb_docs=1,max_df=1.0", rerank="reorder", k=3)
+    hits, timings = Pipeline.for_index(bm25_index, spec).retrieve(["cats content"])
     assert {h.chunk.source for h in hits[0]} == {"cats.md", "kitten.md"}
     assert {"retrieve", "rewrite", "rerank"} <= set(timings)
 
@@ -63,4 +53,4 @@ def test_cli_search_with_rewrite_and_rerank(bm25_index):
     result = runner.invoke(app, ["search", bm25_index, "cats", "--mode", "bm25", "--rerank", "nope"])
     assert result.exit_code == 2 and "no reranker named 'nope'" in result.output
     result = runner.invoke(app, ["search", bm25_index, "cats", "--mode", "bm25", "--rewrite", "rocchio"])
-    assert result.exit_code == 2 and "needs the dense retriever" in result.output
+    assert result.exit_code == 2 and "needs a retriever with VectorSearch (dense)" in result.output

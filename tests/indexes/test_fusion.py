@@ -17,7 +17,7 @@ DENSE = _run(("c", 0.9), ("a", 0.7), ("d", 0.5), name="dense")
 
 
 def test_rrf_sums_reciprocal_ranks():
-    fused = rrf([BM25, DENSE], k=60)
+    fused = rrf([BM25, DENSE], rrf_k=60)
     expected = {"a": 1 / 61 + 1 / 62, "b": 1 / 62, "c": 1 / 63 + 1 / 61, "d": 1 / 63}
     assert {h.chunk_id: h.score for h in fused} == pytest.approx(expected)
     assert [h.chunk_id for h in fused] == ["a", "c", "b", "d"]
@@ -25,7 +25,7 @@ def test_rrf_sums_reciprocal_ranks():
 
 
 def test_rrf_weights_and_limit():
-    fused = rrf([BM25, DENSE], k=1, weights=[1.0, 3.0], limit=2)
+    fused = rrf([BM25, DENSE], rrf_k=1, weights=[1.0, 3.0], limit=2)
     # c: 1/4 + 3/2 = 1.75; a: 1/2 + 3/3 = 1.5
     assert [(h.chunk_id, round(h.score, 6)) for h in fused] == [("c", 1.75), ("a", 1.5)]
     with pytest.raises(ValueError, match="one weight per run"):

@@ -16,7 +16,7 @@ def test_rrf_hybrid_equals_fusing_the_two_retrievers(index_dir):
     sparse = BM25Retriever(index_dir).retrieve(queries, k=6)
     dense = DenseRetriever(index_dir).retrieve(queries, k=6)
     for got, s, d in zip(fused, sparse, dense):
-        expected = fusion.rrf([s, d], k=60, limit=4)
+        expected = fusion.rrf([s, d], rrf_k=60, limit=4)
         assert [(h.chunk_id, h.score) for h in got] == [(h.chunk_id, h.score) for h in expected]
         assert all(h.retriever == "hybrid" and h.chunk is not None for h in got)
         assert [h.rank for h in got] == list(range(1, len(got) + 1))

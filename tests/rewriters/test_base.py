@@ -1,4 +1,4 @@
-"""Rewrite type invariants, LLM-output parsing, and rewrite_and_retrieve (batching, fusion, timings)."""
+"""Rewrite type invariants, LLM-output parsing, and the pipeline's rewrite stage (batching, fusion, timings)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,23 @@ import pytest
 from ragkit.indexes import fusion
 from ragkit.pipeline import Pipeline
 from ragkit.registry import build
-from ragkit.rewriters.base import Rewrite, Rewriter, parse_keywords, parse_lines, rewrite_and_retrieve
+from ragkit.pipeline.rewrite import rewrite_and_retrieve
+from ragkit.rewriters.base import MeanOfTexts, Rewrite, Rewriter, TextQueries, WeightedTerms, parse_keywords, parse_lines
 from ragkit.types import Hit
 
 
 def test_rewrite_keeps_the_original_first():
-    assert Rewrite("cats", ["cats purr"]).queries == ["cats purr"]
+    assert TextQueries("cats", ["cats purr"]).queries == ["cats purr"]
     with pytest.raises(ValueError, match="original query first"):
-        Rewrite("cats", ["dogs", "cats"])
+        TextQueries("cats", ["dogs", "cats"])
+    with pytest.raises(ValueError, match="original query first"):
+        MeanOfTexts("cats", [])
     with pytest.raises(ValueError, match="one per query"):
-        Rewrite("cats", ["cats", "kitten"], weights=[1.0])
-    with pytest.raises(ValueError, match="combine"):
-        Rewrite("cats", ["cats"], combine="sum")
+        TextQueries("cats", ["cats", "kitten"], weights=[1.0])
     kept = Rewrite.keep("cats")
-    assert kept.queries == ["cats"] and not kept.fallback
+    assert isinstance(kept, TextQueries) and kept.queries == ["cats"] and not kept.fallback
+    with pytest.warns(UserWarning, match="no keywords"):
+        assert Rewrite.keep("cats", "no keywords").fallback
 
 
 def test_parse_keywords_handles_lists_preambles_and_garbage():
@@ -47,9 +50,9 @@ class Scripted(Rewriter):
         self.extra = extra
         self.fb_docs = fb_docs
 
-    def rewrite(self, queries, feedback=None):
+    def rewrite(self, queries, feedback=None, searcher=None):
         self.seen = feedback
-        return [Rewrite(q, [q, *self.extra], weights=[2.0] + [1.0] * len(self.extra)) for q in queries]
+        return [TextQueries(q, [q, *self.extra], weights=[2.0] + [1.0] * len(self.extra)) for q in queries]
 
 
 class CountingRetriever:
@@ -117,10 +120,10 @@ def test_term_and_vector_rewrites_need_the_matching_retriever():
         def __init__(self):
             pass
 
-        def rewrite(self, queries, feedback=None):
-            return [Rewrite(q, [q], term_weights={"cat": 1.0}) for q in queries]
+        def rewrite(self, queries, feedback=None, searcher=None):
+            return [WeightedTerms(q, {"cat": 1.0}) for q in queries]
 
-    with pytest.raises(ValueError, match="retrieve_terms"):
+    with pytest.raises(ValueError, match=r"needs a retriever with TermSearch \(bm25\)"):
         rewrite_and_retrieve(Terms(), retriever, ["q"], depth=2)
     assert build("rewriter", "rm3").needs_feedback
 

@@ -10,7 +10,8 @@ from ragkit.llm import FakeLLM
 from ragkit.registry import build
 from ragkit.retrievers.bm25 import BM25Retriever
 from ragkit.retrievers.dense import DenseRetriever
-from ragkit.rewriters.base import RewriteWarning, rewrite_and_retrieve
+from ragkit.pipeline.rewrite import rewrite_and_retrieve
+from ragkit.rewriters.base import MeanOfTexts, RewriteWarning
 from ragkit.rewriters.genqr import INSTRUCTIONS
 from ragkit.types import Chunk, Hit
 
@@ -82,7 +83,7 @@ def test_hyde_averages_query_and_passages_for_dense(index_dir):
     passage = "Magma rises through the crust and erupts as lava from a volcano."
     rw = build("rewriter", {"type": "hyde", "llm": {"type": "fake", "default": passage}})
     [out] = rw.rewrite(["what happens at an eruption"])
-    assert out.queries == ["what happens at an eruption", passage] and out.combine == "mean"
+    assert out.queries == ["what happens at an eruption", passage] and isinstance(out, MeanOfTexts)
     dense = DenseRetriever(index_dir)
     [hits] = rewrite_and_retrieve(rw, dense, ["what happens at an eruption"], depth=2)
     assert {h.chunk.source for h in hits} == {"volcano.md", "lava.md"}

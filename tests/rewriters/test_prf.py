@@ -12,11 +12,27 @@ from ragkit.indexes.index import Index
 from ragkit.registry import build
 from ragkit.retrievers.bm25 import BM25Retriever
 from ragkit.retrievers.dense import DenseRetriever
-from ragkit.rewriters.base import rewrite_and_retrieve
+from ragkit.pipeline.rewrite import rewrite_and_retrieve
 from ragkit.rewriters.prf import RM3, AveragePRF, Rocchio, interpolate, relevance_model
 from ragkit.types import Hit
 
 DOCS = [(["cat", "cat", "purr", "sofa"], 2.0), (["cat", "dog"], 1.0)]
+
+
+class Terms:
+    """A searcher that offers only the term statistics of an in-memory BM25 index."""
+
+    def __init__(self, bm25: BM25Index):
+        self.bm25 = bm25
+
+    def retrieve(self, queries, k=10):
+        return self.bm25.search(queries, k)
+
+    def retrieve_terms(self, queries, k=10):
+        return self.bm25.search_terms(queries, k)
+
+    def term_statistics(self):
+        return self.bm25
 
 
 def test_relevance_model_by_hand():
@@ -65,21 +81,19 @@ def _bm25() -> BM25Index:
 def test_rm3_uses_analyzed_feedback_terms_and_drops_frequent_ones():
     bm25 = _bm25()
     rm3 = RM3(fb_docs=1, fb_terms=3, original_query_weight=0.6, max_df=0.2)
-    rm3.use_index(bm25)
     assert bm25.document_frequencies(["studi", "purr", "laboratori", "nope"]) == [10, 2, 10, 0]
-    [out] = rm3.rewrite(["cats"], feedback=[[Hit("fel", 2.0, 1)]])
+    [out] = rm3.rewrite(["cats"], feedback=[[Hit("fel", 2.0, 1)]], searcher=Terms(bm25))
     # "fel" analyzed: cat x2, purr x2 (df 2/12 <= 0.2), sofa, when, content ("on", "the" are
     # stopwords). Top 3 by tf, ties alphabetical: cat 2, purr 2, content 1 -> |d| = 5
     assert out.metadata["expansion"] == pytest.approx({"cat": 0.4, "purr": 0.4, "content": 0.2})
     assert out.term_weights == pytest.approx({"cat": 0.6 + 0.4 * 0.4, "purr": 0.16, "content": 0.08})
-    assert out.queries == ["cats"] and not out.fallback
+    assert out.original == "cats" and not out.fallback
 
 
 def test_rm3_max_df_excludes_collection_wide_terms():
     bm25 = _bm25()
     rm3 = RM3(fb_docs=2, fb_terms=10, max_df=0.5)
-    rm3.use_index(bm25)
-    [out] = rm3.rewrite(["beta"], feedback=[[Hit("s1", 1.0, 1), Hit("s2", 1.0, 2)]])
+    [out] = rm3.rewrite(["beta"], feedback=[[Hit("s1", 1.0, 1), Hit("s2", 1.0, 2)]], searcher=Terms(bm25))
     # "studi" and "laboratori" are in 10 of 12 documents (> 50 %): only the rare words remain
     assert out.metadata["expansion"] == pytest.approx({"beta": 0.5, "gamma": 0.5})
     assert RM3(max_df=0.1).max_df == 0.1 and RM3().to_config() == {
@@ -96,21 +110,34 @@ def test_rm3_end_to_end_finds_a_document_without_the_query_terms(index_dir):
     sources = [h.chunk.source for h in hits]
     assert sources[0] == "felines.md" and "kitten.md" in sources  # reached through "purr"
     assert {"retrieve", "rewrite"} <= set(timings)
-    with pytest.raises(ValueError, match="needs the bm25 retriever"):
+    with pytest.raises(ValueError, match=r"needs a retriever with TermSearch \(bm25\)"):
         rewrite_and_retrieve(rm3, DenseRetriever(index_dir), ["cats"], depth=3)
 
 
-def _stub(rocchio: Rocchio) -> Rocchio:
+class Vectors:
+    """A searcher with fixed query and document vectors (``VectorSearch``)."""
+
     docs = {"a": [0.0, 1.0, 0.0], "b": [0.0, 0.0, 1.0]}
-    rocchio.use_vectors(lambda qs: np.array([[1.0, 0.0, 0.0]] * len(qs)), lambda ids: np.array([docs[i] for i in ids]))
-    return rocchio
+
+    def retrieve(self, queries, k=10):
+        return [[] for _ in queries]
+
+    def embed_queries(self, queries):
+        return np.array([[1.0, 0.0, 0.0]] * len(queries))
+
+    def retrieve_vectors(self, vectors, k=10):
+        return [[] for _ in vectors]
+
+    def document_vectors(self, ids):
+        return np.array([self.docs[i] for i in ids])
 
 
 def test_rocchio_vector_by_hand():
-    [out] = _stub(Rocchio(fb_docs=2, alpha=0.4, beta=0.6)).rewrite(["q"], [[Hit("a", 1, 1), Hit("b", 1, 2), Hit("c", 1, 3)]])
+    rocchio = Rocchio(fb_docs=2, alpha=0.4, beta=0.6)
+    [out] = rocchio.rewrite(["q"], [[Hit("a", 1, 1), Hit("b", 1, 2), Hit("c", 1, 3)]], searcher=Vectors())
     norm = math.sqrt(0.4**2 + 0.3**2 + 0.3**2)
     assert out.vector == pytest.approx([0.4 / norm, 0.3 / norm, 0.3 / norm])
-    [avg] = _stub(AveragePRF(fb_docs=2)).rewrite(["q"], [[Hit("a", 1, 1), Hit("b", 1, 2)]])
+    [avg] = AveragePRF(fb_docs=2).rewrite(["q"], [[Hit("a", 1, 1), Hit("b", 1, 2)]], searcher=Vectors())
     assert avg.vector == pytest.approx([1 / math.sqrt(3)] * 3)  # mean of q, a, b, normalised
     assert AveragePRF(fb_docs=4).to_config() == {"type": "average-prf", "fb_docs": 4}
 
@@ -124,5 +151,5 @@ def test_rocchio_end_to_end_matches_the_formula(index_dir):
     v = 0.4 * q + 0.6 * Index.open(index_dir).vectors([h.chunk_id for h in first]).mean(axis=0)
     manual = dense.retrieve_vectors((v / np.linalg.norm(v))[None, :], 3)[0]
     assert [h.chunk_id for h in hits] == [h.chunk_id for h in manual] and hits[0].retriever == "dense"
-    with pytest.raises(ValueError, match="needs the dense retriever"):
+    with pytest.raises(ValueError, match=r"needs a retriever with VectorSearch \(dense\)"):
         rewrite_and_retrieve(rocchio, BM25Retriever(index_dir), ["cats"], depth=3)

@@ -21,7 +21,7 @@ starts with ``ragkit`` runs as ``python -m ragkit.cli`` with this interpreter, s
 does not depend on ``PATH``. A row is OK when the command exits 0 and every score is within
 its tolerance of the expected value; otherwise FAIL, with the reason.
 
-Run: ``ragkit repro repro/*.yaml [--quick]`` or ``python -m ragkit.eval.repro repro/*.yaml``.
+Run: ``ragkit repro repro/*.yaml [--quick]`` or ``python -m ragkit.experiments.repro repro/*.yaml``.
 
 References: Lin et al., 2022, "Building a Culture of Reproducibility in Academic Research"
 (Pyserini's two-click reproductions, 2CR).
@@ -281,8 +281,8 @@ def run_matrix(matrix: Matrix, work: str | Path = "runs/repro", quick: bool = Fa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ragkit.eval.repro FILE... [--quick] [--only ROW] [--work DIR] [--dry-run]``; exit 1 on any FAIL."""
-    parser = argparse.ArgumentParser(prog="python -m ragkit.eval.repro", description=__doc__.splitlines()[0])
+    """``python -m ragkit.experiments.repro FILE... [--quick] [--only ROW] [--work DIR] [--dry-run]``; exit 1 on any FAIL."""
+    parser = argparse.ArgumentParser(prog="python -m ragkit.experiments.repro", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--quick", action="store_true", help="skip rows marked slow")
     parser.add_argument("--only", action="append", help="run only this row (repeatable)")

@@ -225,7 +225,7 @@ class CompareConfig:
 
     def corpus_paths(self) -> list[Path]:
         """The corpus paths to ingest (``demo`` is the bundled demo corpus)."""
-        from ragkit.commands.demo import DEMO_CORPUS
+        from ragkit.defaults import DEMO_CORPUS
 
         return [DEMO_CORPUS if c == "demo" else self.path(c) for c in self.corpus]
 

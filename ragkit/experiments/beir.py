@@ -1,4 +1,4 @@
-"""Load a BEIR-style retrieval dataset: corpus, queries and qrels for one split.
+"""BEIR-style retrieval evaluation: load a dataset (corpus, queries, qrels) and score pipelines on it.
 
 Two layouts are read:
 
@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.eval.retrieval import DEFAULT_METRICS, evaluate, read_qrels, run_from_hits, write_run
 from ragkit.types import Chunk
 
-__all__ = ["BeirDataset", "load_beir", "evaluate_beir"]
+__all__ = ["BeirDataset", "load_beir", "evaluate_beir", "BEIR_RERANK_DEPTH"]
 
 _CLAIMS = {"test": "claims_validation.csv", "dev": "claims_validation.csv", "train": "claims_train.csv"}
 
@@ -144,18 +145,33 @@ def _load_scifact_zip(zpath: Path, split: str) -> BeirDataset:
     return data
 
 
+BEIR_RERANK_DEPTH = 100
+"""Candidates a reranker sees in BEIR's reranking protocol (the spec's ``rerank_k`` wins)."""
+
+
+def _needs_dense(spec: dict[str, Any]) -> bool:
+    retriever = spec.get("retriever", "bm25")
+    kind = retriever if isinstance(retriever, str) else retriever.get("type")
+    return kind in ("dense", "hybrid")
+
+
 def evaluate_beir(
     dataset: BeirDataset,
     index_dir: str | Path,
-    retrievers: dict[str, dict[str, Any]],
+    systems: dict[str, dict[str, Any]],
     k: int = 1000,
     metrics: Sequence[str] = DEFAULT_METRICS,
     runs_dir: str | Path | None = None,
-    embedder: str = "minilm",
+    embedder: str = DEFAULT_EMBEDDER,
     batch_size: int = 64,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Index a dataset's corpus, run each retriever over its queries and score the runs.
+    """Index a dataset's corpus, run each pipeline over its queries and score the runs.
+
+    Each system is a pipeline spec (``ragkit.config``) without ``index``: a retriever and,
+    optionally, a rewriter and a reranker, run by ``ragkit.pipeline.Pipeline`` exactly as
+    ``ragkit search`` runs them. A system with a reranker and no ``rerank_k`` reranks the top
+    ``BEIR_RERANK_DEPTH`` (100) candidates, as BEIR's reranking evaluation does.
 
     The index directory is built incrementally (``Index.create``): a second call with the same
     corpus embeds nothing and re-indexes nothing.
@@ -163,34 +179,42 @@ def evaluate_beir(
     Args:
         dataset: from ``load_beir``.
         index_dir: where the corpus index is (or will be) built.
-        retrievers: ``{label: retriever config}``; configs are registry specs without
-            ``index`` (e.g. ``{"bm25": {"type": "bm25"}, "rrf": {"type": "hybrid"}}``).
+        systems: ``{label: pipeline spec}``, e.g. ``{"bm25": {"retriever": "bm25"},
+            "bm25+rm3": {"retriever": "bm25", "rewriter": "rm3"}}``.
         k: run depth (hits kept per query).
         metrics: metric names for ``ragkit.eval.retrieval.evaluate``.
         runs_dir: if given, each run is written there as ``<label>.trec``.
-        embedder: the model for the dense index (built only if a retriever needs it).
-        batch_size: queries per retrieve call (and progress step).
+        embedder: the model for the dense index (built only if a system needs it).
+        batch_size: queries per pipeline call (and progress step).
         on_progress: called as ``(label, queries_done, queries_total)``.
 
     Returns:
         ``{label: {"aggregate": ..., "per_query": ..., "n_queries": ..., "seconds": ...,
-        "queries_per_second": ..., "run_file": ...}}``.
+        "queries_per_second": ..., "spec": ..., "run_file": ...}}``.
+
+    Raises:
+        ValueError: a spec that names an index (the dataset's index is used), or an invalid spec.
     """
     from ragkit.indexes.index import Index
-    from ragkit.registry import build
+    from ragkit.pipeline import Pipeline
 
-    needs_dense = any(spec.get("type") in ("dense", "hybrid") for spec in retrievers.values())
+    for label, spec in systems.items():
+        if "index" in spec:
+            raise ValueError(f"system {label!r}: leave 'index' out of the spec; the dataset's index is used")
+    needs_dense = any(_needs_dense(spec) for spec in systems.values())
     index = Index.create(index_dir, dataset.chunks(), embedder=embedder, dense=needs_dense, show_progress=True)
     qids = list(dataset.queries)
     texts = [dataset.queries[q] for q in qids]
     results: dict[str, Any] = {}
-    for label, spec in retrievers.items():
-        retriever = build("retriever", {**spec, "index": str(index_dir)})
-        retriever.use_index(index)
+    for label, spec in systems.items():
+        spec = {"retriever": "bm25", **spec, "k": k}
+        if spec.get("reranker") is not None:
+            spec.setdefault("rerank_k", BEIR_RERANK_DEPTH)
+        pipeline = Pipeline.for_index(index_dir, spec).use_index(index)
         hits = []
         start = time.perf_counter()
         for lo in range(0, len(texts), batch_size):
-            hits.extend(retriever.retrieve(texts[lo : lo + batch_size], k=k))
+            hits.extend(pipeline.retrieve(texts[lo : lo + batch_size], k=k)[0])
             if on_progress is not None:
                 on_progress(label, min(lo + batch_size, len(texts)), len(texts))
         seconds = time.perf_counter() - start
@@ -198,6 +222,7 @@ def evaluate_beir(
         result = evaluate(dataset.qrels, run, metrics)
         result["seconds"] = seconds
         result["queries_per_second"] = len(texts) / seconds if seconds else float("inf")
+        result["spec"] = {key: value for key, value in pipeline.to_config().items() if key != "index"}
         if runs_dir is not None:
             result["run_file"] = str(write_run(run, Path(runs_dir) / f"{label}.trec", tag=label))
         results[label] = result

@@ -7,7 +7,7 @@ import base64
 import json
 from html.parser import HTMLParser
 
-from ragkit.eval.report import bar_chart, html, markdown, render, write_reports
+from ragkit.experiments.report import bar_chart, html, markdown, render, write_reports
 
 SYSTEMS = [("base-closed", "base LLM, closed-book", "closed-book"), ("base-rag", "base LLM + RAG", "rag"),
            ("lora-closed", "LoRA LLM, closed-book", "closed-book")]

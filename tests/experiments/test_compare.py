@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ragkit.eval.compare_config import CompareConfig, SystemSpec, load_config
-from ragkit.eval.compare_data import attach_passages, similarity_labels, split_pairs
+from ragkit.experiments.compare_config import CompareConfig, SystemSpec, load_config
+from ragkit.experiments.compare_data import attach_passages, similarity_labels, split_pairs
 from ragkit.tuning.data import QAPair
 from ragkit.types import Chunk
 
@@ -56,7 +56,7 @@ def test_shipped_configs_are_valid():
 
 def test_demo_qa_jsonl_matches_the_demo_corpus(tmp_path):
     """The hand-written demo QA names real chunks and each answer is found in its chunk."""
-    from ragkit.commands.demo import DEMO_CORPUS
+    from ragkit.defaults import DEMO_CORPUS
     from ragkit.eval.answers import normalize_answer
     from ragkit.indexes.store import ChunkStore
     from ragkit.ingest import ingest
@@ -166,7 +166,7 @@ def reranker_dir(tmp_path_factory) -> Path:
 
 
 def test_compare_end_to_end_with_a_user_qa_jsonl(tmp_path, reranker_dir):
-    from ragkit.eval.compare import compare_from_file
+    from ragkit.experiments.compare import compare_from_file
     from ragkit.models import resolve
 
     _corpus_and_qa(tmp_path)
@@ -218,7 +218,7 @@ def test_compare_end_to_end_with_a_user_qa_jsonl(tmp_path, reranker_dir):
 
 
 def test_compare_skips_systems_whose_tuning_is_null(tmp_path):
-    from ragkit.eval.compare import run_compare
+    from ragkit.experiments.compare import run_compare
 
     _corpus_and_qa(tmp_path)
     base, tuned = _fake_llms()
@@ -235,7 +235,7 @@ def test_compare_skips_systems_whose_tuning_is_null(tmp_path):
 
 
 def test_compare_rejects_a_missing_index(tmp_path):
-    from ragkit.eval.compare import run_compare
+    from ragkit.experiments.compare import run_compare
 
     cfg = CompareConfig.from_dict({"index": "nowhere", "qa": {"source": "jsonl", "path": "qa.jsonl"}}, tmp_path)
     with pytest.raises(FileNotFoundError, match="not a ragkit index"):
@@ -244,7 +244,7 @@ def test_compare_rejects_a_missing_index(tmp_path):
 
 @pytest.mark.slow  # real training: LoRA on SmolLM2-135M, MiniLM embedder and cross-encoder (tiny settings)
 def test_compare_trains_every_tuning_and_reuses_it(tmp_path):
-    from ragkit.eval.compare import run_compare
+    from ragkit.experiments.compare import run_compare
 
     _corpus_and_qa(tmp_path)
     config = {

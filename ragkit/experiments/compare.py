@@ -1,7 +1,7 @@
 """``ragkit compare``: RAG vs fine-tuning vs both, on the same held-out questions of one corpus.
 
 The matrix is {base LLM, LoRA-tuned LLM} x {closed-book, RAG}, plus RAG with the fine-tuned
-retriever and RAG with the trained reranker (``ragkit.eval.compare_config.DEFAULT_SYSTEMS``; any
+retriever and RAG with the trained reranker (``ragkit.experiments.compare_config.DEFAULT_SYSTEMS``; any
 subset or other combination can be configured). Steps:
 
 1. index: ingest the configured corpus and build BM25 + FAISS (incremental), or open ``index``;
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ragkit.eval.answers import Gold, aggregate, score_answers, strip_citations
-from ragkit.eval.compare_config import CompareConfig, SystemSpec, load_config
+from ragkit.experiments.compare_config import CompareConfig, SystemSpec, load_config
 from ragkit.eval.costs import measure
 from ragkit.indexes.atomic import atomic_write_text
 from ragkit.types import Answer
@@ -202,9 +202,9 @@ def run_compare(cfg: CompareConfig, out: str | Path, log: Callable[[str], None] 
     Raises:
         ValueError / FileNotFoundError: a bad config, corpus, index or QA file.
     """
-    from ragkit.eval import compare_data
-    from ragkit.eval.compare_models import prepare_tuning
-    from ragkit.eval.report import write_reports
+    from ragkit.experiments import compare_data
+    from ragkit.experiments.compare_models import prepare_tuning
+    from ragkit.experiments.report import write_reports
     from ragkit.indexes.store import ChunkStore
 
     out = Path(out)

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from ragkit.eval.beir import evaluate_beir, load_beir
+from ragkit.experiments.beir import evaluate_beir, load_beir
 
 
 def _beir_dir(root):
@@ -66,11 +66,18 @@ def test_evaluate_beir_writes_runs_and_scores_them(tmp_path):
     data = load_beir(_beir_dir(tmp_path / "tiny"))
     seen = []
     results = evaluate_beir(
-        data, tmp_path / "index", {"bm25": {"type": "bm25"}}, k=10, metrics=["ndcg@10", "mrr@10"],
+        data, tmp_path / "index", {"bm25": {"retriever": "bm25"}}, k=10, metrics=["ndcg@10", "mrr@10"],
         runs_dir=tmp_path / "runs", on_progress=lambda *a: seen.append(a),
     )
     assert results["bm25"]["aggregate"] == {"ndcg@10": 1.0, "mrr@10": 1.0}
     assert (tmp_path / "runs" / "bm25.trec").read_text().startswith("q1 Q0 d1 1 ")
     assert seen[-1] == ("bm25", 2, 2)
-    again = evaluate_beir(data, tmp_path / "index", {"bm25": {"type": "bm25", "k1": 1.2}}, k=10)
+    again = evaluate_beir(data, tmp_path / "index", {"bm25": {"retriever": {"type": "bm25", "k1": 1.2}}}, k=10)
     assert again["bm25"]["n_queries"] == 2
+    assert again["bm25"]["spec"] == {"retriever": {"type": "bm25", "k1": 1.2}, "k": 10}
+    rewritten = evaluate_beir(data, tmp_path / "index", {"rm3": {"retriever": "bm25", "rewriter": "rm3",
+                                                                  "reranker": "reorder"}}, k=10)
+    assert rewritten["rm3"]["spec"]["rerank_k"] == 100  # BEIR's reranking depth unless the spec says
+    assert rewritten["rm3"]["aggregate"]["ndcg@10"] > 0
+    with pytest.raises(ValueError, match="leave 'index' out"):
+        evaluate_beir(data, tmp_path / "index", {"x": {"index": "elsewhere"}}, k=10)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ragkit.eval.answers import Gold
-from ragkit.eval.compare_config import CompareConfig
+from ragkit.experiments.compare_config import CompareConfig
 from ragkit.indexes.atomic import atomic_write_text
 from ragkit.tuning.data import QAPair, read_qa_jsonl, split_by_document, write_qa_jsonl
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ragkit.eval.compare_config import CompareConfig
+from ragkit.experiments.compare_config import CompareConfig
 from ragkit.eval.costs import measure
 from ragkit.indexes.atomic import atomic_write_text
 from ragkit.tuning.data import QAPair, data_hash

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ragkit.eval.repro import _argv, load_matrix, lookup, main, run_matrix
+from ragkit.experiments.repro import _argv, load_matrix, lookup, main, run_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 
