@@ -43,12 +43,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 console = Console(width=max(Console().width, 132))
 
 METRICS = ["ndcg@10", "recall@100", "mrr@10", "map"]
-RETRIEVERS = {
-    "bm25": {"type": "bm25"},
-    "bm25-okapi": {"type": "bm25", "method": "okapi"},
-    "dense": {"type": "dense"},
-    "hybrid-rrf": {"type": "hybrid", "fusion": "rrf"},
-    "hybrid-weighted": {"type": "hybrid", "fusion": "weighted", "normalization": "minmax"},
+SYSTEMS = {  # pipeline specs, run by ragkit.pipeline.Pipeline as `ragkit search` runs them
+    "bm25": {"retriever": "bm25"},
+    "bm25-okapi": {"retriever": {"type": "bm25", "method": "okapi"}},
+    "dense": {"retriever": "dense"},
+    "hybrid-rrf": {"retriever": {"type": "hybrid", "fusion": "rrf"}},
+    "hybrid-weighted": {"retriever": {"type": "hybrid", "fusion": "weighted", "normalization": "minmax"}},
 }
 # Published nDCG@10 / Recall@100 on the same split and qrels (see the dataset README).
 PUBLISHED = {
@@ -119,7 +119,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> None:
-    from ragkit.eval.beir import evaluate_beir, load_beir
+    from ragkit.experiments.beir import evaluate_beir, load_beir
     from ragkit.models import cache_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -135,7 +135,7 @@ def main() -> None:
     data = load_beir(args.data)
     console.print(f"SciFact: {len(data.corpus):,} documents, {len(data.queries)} test queries; index {args.index}")
     start = time.perf_counter()
-    results = evaluate_beir(data, args.index, RETRIEVERS, k=args.k, metrics=METRICS, runs_dir=args.index.parent / "scifact-runs")
+    results = evaluate_beir(data, args.index, SYSTEMS, k=args.k, metrics=METRICS, runs_dir=args.index.parent / "scifact-runs")
     elapsed = time.perf_counter() - start
 
     table = Table("retriever", *METRICS, "q/s", "published nDCG@10 / R@100", "target",
@@ -165,7 +165,7 @@ def main() -> None:
     out = {
         "dataset": "BEIR SciFact test", "n_docs": len(data.corpus), "n_queries": len(data.queries),
         "depth": args.k, "seconds_total": elapsed, "published": PUBLISHED, "targets": TARGETS,
-        "retrieval": {name: {"config": RETRIEVERS[name], "aggregate": res["aggregate"],
+        "retrieval": {name: {"config": SYSTEMS[name], "aggregate": res["aggregate"],
                              "queries_per_second": res["queries_per_second"]} for name, res in results.items()},
         "ann": ann, "faiss_threads": args.faiss_threads,
     }

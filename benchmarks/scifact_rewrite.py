@@ -107,30 +107,32 @@ def _io(path: Path, data: Any = None) -> Any:
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    from ragkit.eval.beir import load_beir
+    from ragkit.experiments.beir import load_beir
     from ragkit.indexes.index import Index
-    from ragkit.registry import build
 
     data = load_beir(args.data)
     index = Index.create(args.index, data.chunks(), show_progress=True)  # a no-op when built
-    retrievers = {}
-    for name in ("bm25", "dense"):
-        retrievers[name] = build("retriever", {"type": name, "index": str(args.index)})
-        retrievers[name].use_index(index)
-    return data, index, retrievers
+    return data, index, {"index": index, "dir": str(args.index)}
+
+
+def _pipeline(where: dict[str, Any], retriever: str, rewriter: Any = None, llm: Any = None) -> Any:
+    """The pipeline of one row (the same code as ``ragkit search``); ``llm`` replaces the rewriter's LLM."""
+    from ragkit.pipeline import Pipeline
+
+    pipeline = Pipeline(index=where["dir"], retriever=retriever, rewriter=rewriter).use_index(where["index"])
+    if llm is not None:
+        pipeline.component("rewriter").use_llm(llm)
+    return pipeline
 
 
 def _subset(qids: list[str], n: int | None) -> list[str]:
     return qids if not n or n >= len(qids) else sorted(random.Random(0).sample(qids, n))
 
 
-def _retrieve(retriever: Any, rewriter: Any, texts: list[str], depth: int, batch: int = 50) -> tuple[list, float]:
-    from ragkit.rewriters.base import rewrite_and_retrieve
-
+def _retrieve(pipeline: Any, texts: list[str], depth: int, batch: int = 50) -> tuple[list, float]:
     hits, start = [], time.perf_counter()
     for lo in range(0, len(texts), batch):
-        part = texts[lo : lo + batch]
-        hits += rewrite_and_retrieve(rewriter, retriever, part, depth) if rewriter else retriever.retrieve(part, depth)
+        hits += pipeline.retrieve(texts[lo : lo + batch], depth)[0]
     return hits, time.perf_counter() - start
 
 
@@ -145,8 +147,6 @@ def _score(data: Any, qids: list[str], hits: list, seconds: float) -> dict[str, 
 
 # -- prepare: record the LLM requests ------------------------------------------------------
 def prepare(args: argparse.Namespace) -> None:
-    from ragkit.registry import build
-
     data, _, retrievers = _setup(args)
     qids = _subset(list(data.queries), args.queries)
     texts = [data.queries[q] for q in qids]
@@ -154,10 +154,8 @@ def prepare(args: argparse.Namespace) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # every rewrite "fails" on the recorder's empty answers
         for label, (retriever, config) in LLM_ROWS.items():
-            rewriter = build("rewriter", config)
-            rewriter.use_llm(recorder)
-            _retrieve(retrievers[retriever], rewriter, texts, 10)
-    candidates, _ = _retrieve(retrievers["bm25"], None, texts, RERANK_DEPTH)
+            _retrieve(_pipeline(retrievers, retriever, config, recorder), texts, 10)
+    candidates, _ = _retrieve(_pipeline(retrievers, "bm25"), texts, RERANK_DEPTH)
     docs = {h.chunk_id: h.chunk.text for hs in candidates for h in hs}
     requests = {
         "qids": qids, "queries": texts, "chat": list(recorder.requests.values()),
@@ -224,10 +222,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         console.print(f"{label}: {rows[label]['aggregate']['ndcg@10']:.4f} ({seconds:.0f} s)")
 
     for name in ("bm25", "dense"):
-        runs[name], seconds = _retrieve(retrievers[name], None, texts, args.depth)
+        runs[name], seconds = _retrieve(_pipeline(retrievers, name), texts, args.depth)
         add(name, qids, runs[name], seconds)
     for label, (retriever, config) in PRF_ROWS.items() if "prf" in args.rows else ():
-        hits, seconds = _retrieve(retrievers[retriever], build("rewriter", config), texts, args.depth)
+        hits, seconds = _retrieve(_pipeline(retrievers, retriever, config), texts, args.depth)
         add(label, qids, hits, seconds)
 
     # LLM rows: replayed from recorded outputs, or live on a subsample
@@ -249,11 +247,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("bm25", "dense"):
         add(f"{name} (same {len(sub)} queries)", sub, [runs[name][pos[q]] for q in sub], 0.0, "baseline for the LLM rows")
     for label, (retriever, config) in LLM_ROWS.items() if "llm" in args.rows else ():
-        rewriter = build("rewriter", config)
-        rewriter.use_llm(llm)
+        pipeline = _pipeline(retrievers, retriever, config, llm)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            hits, seconds = _retrieve(retrievers[retriever], rewriter, sub_texts, args.depth)
+            hits, seconds = _retrieve(pipeline, sub_texts, args.depth)
         fallbacks = sum("searching with the original" in str(w.message) for w in caught)
         add(label, sub, hits, seconds, f"{where}; {fallbacks} fallback warning(s)")
     for name, method in RERANK_ROWS.items() if "rerank" in args.rows else ():
@@ -276,10 +273,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "cross-encoder" not in args.rows:
         pass
     elif (ce / "config.json").is_file():
-        reranker = build("reranker", {"type": "cross-encoder", "model": str(ce)})
-        start = time.perf_counter()
-        hits = reranker.rerank(texts, [h[:RERANK_DEPTH] for h in runs["bm25"]], RERANK_DEPTH)
-        add(f"BM25 top-{RERANK_DEPTH} + cross-encoder (scifact_tuning)", qids, hits, time.perf_counter() - start, str(ce))
+        from ragkit.pipeline import Pipeline
+
+        pipeline = Pipeline(index=retrievers["dir"], retriever="bm25", reranker={"type": "cross-encoder", "model": str(ce)},
+                            rerank_k=RERANK_DEPTH).use_index(retrievers["index"])
+        hits, seconds = _retrieve(pipeline, texts, RERANK_DEPTH)
+        add(f"BM25 top-{RERANK_DEPTH} + cross-encoder (scifact_tuning)", qids, hits, seconds, str(ce))
     else:
         rows[f"BM25 top-{RERANK_DEPTH} + cross-encoder"] = {"skipped": f"no cross-encoder at {ce}; run benchmarks/scifact_tuning.py"}
 

@@ -4,7 +4,7 @@ Training data are SciFact's real training claims (``claims_train.csv``: 809 clai
 claim-document pairs from ``cited_doc_ids``); evaluation is BEIR's SciFact test split (300
 claims, ``qrels-test.tsv``), scored with ``ragkit.eval.retrieval`` (trec_eval-exact). Rows:
 
-- BM25 (ragkit's bm25 index, ``ragkit.eval.beir.evaluate_beir``);
+- BM25 (ragkit's bm25 index, ``ragkit.experiments.beir.evaluate_beir``);
 - MiniLM base vs MiniLM fine-tuned (``RetrieverTuner``: MNRL, no-duplicate batches);
 - BM25 top-``depth`` reranked by a cross-encoder trained from MiniLM on the training claims with
   BM25 hard negatives (``RerankerTuner``), with the training queries as they are (plain) or
@@ -91,7 +91,7 @@ def _subset(test, train, n: int):
     """A small slice for smoke tests: n test claims, n training pairs, their docs + 500 others."""
     import random
 
-    from ragkit.eval.beir import BeirDataset
+    from ragkit.experiments.beir import BeirDataset
 
     qids = sorted(test.queries)[:n]
     train = train[:n]
@@ -205,7 +205,7 @@ def main() -> None:
     args = ap.parse_args()
     stages = set(args.stages.split(","))
 
-    from ragkit.eval.beir import evaluate_beir, load_beir
+    from ragkit.experiments.beir import evaluate_beir, load_beir
     from ragkit.eval.retrieval import read_run
     from ragkit.tuning.evaluate import RetrievalTask, first_stage_run, interpolate_run, reranking_task, retrieval_metrics
     from ragkit.tuning.evaluate import bm25_run as bm25_run_for

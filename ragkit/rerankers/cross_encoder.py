@@ -75,21 +75,43 @@ class CrossEncoderReranker(Reranker):
     def _load(self) -> Any:
         loaded = getattr(self, "_model", None)
         if loaded is None:
-            from sentence_transformers import CrossEncoder
+            from ragkit.models import load_cross_encoder
 
-            from ragkit.models import device, resolve
-
-            loaded = self._model = CrossEncoder(resolve(self.model), max_length=self.max_length, device=device(self.device))
+            loaded = self._model = load_cross_encoder(self.model, self.device, max_length=self.max_length)
         return loaded
 
-    def score(self, pairs: list[tuple[str, str]]) -> list[float]:
-        """The model's relevance score of each (query, passage) pair (higher is more relevant)."""
+    def use_model(self, model: Any) -> CrossEncoderReranker:
+        """Score with an already loaded ``CrossEncoder`` (a tuner's model during training) instead of loading ``model``."""
+        self._model = model
+        return self
+
+    def warm_up(self) -> None:
+        """Load the model now (not on the first query)."""
+        self._load()
+
+    def score(self, pairs: list[tuple[str, str]], progress: bool = False) -> list[float]:
+        """The model's relevance score of each (query, passage) pair (higher is more relevant).
+
+        Args:
+            pairs: (query, passage) pairs.
+            progress: show a progress bar (long evaluation runs).
+        """
         if not pairs:
             return []
+        from tqdm.auto import tqdm
+
         model = self._load()
-        with autocast(self.precision, model.device.type):
-            scores = model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
-        return [float(s) for s in scores.reshape(len(pairs), -1)[:, -1]]
+        out: list[float] = []
+        step = self.batch_size * 8
+        with autocast(self.precision, model.device.type), tqdm(
+            total=len(pairs), desc="rerank", unit="pair", leave=False, disable=not progress
+        ) as bar:
+            for i in range(0, len(pairs), step):
+                chunk = pairs[i : i + step]
+                scores = model.predict(chunk, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
+                out.extend(float(x) for x in scores.reshape(len(chunk), -1)[:, -1])
+                bar.update(len(chunk))
+        return out
 
     def rerank(self, queries: list[str], hits: list[list[Hit]], k: int) -> list[list[Hit]]:
         check_batch(queries, hits)

@@ -117,7 +117,7 @@ def dense_run(
 
 
 def bm25_run(task: RetrievalTask, k: int = 100) -> Run:
-    """BM25 (bm25s, Lucene, k1=0.9, b=0.4, stemmed) ranking of the corpus for each query."""
+    """BM25 ranking of the corpus for each query: ragkit's ``BM25Index``, as ``ragkit search`` scores it."""
     from ragkit.tuning.negatives import CorpusDoc, bm25_scored
 
     ids = list(task.corpus)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterable
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.tuning.data import QAPair
 
 __all__ = ["CorpusDoc", "as_corpus", "bm25_candidates", "bm25_scored", "dense_candidates", "mine_hard_negatives"]
@@ -37,22 +38,23 @@ def as_corpus(corpus: Any) -> list[CorpusDoc]:
 
 
 def bm25_candidates(queries: list[str], docs: list[CorpusDoc], depth: int) -> list[list[int]]:
-    """Top ``depth`` doc indices per query with BM25 (bm25s, Lucene variant, k1=0.9, b=0.4, stemmed)."""
+    """Top ``depth`` doc indices per query with ragkit's BM25 (``bm25_scored``)."""
     return [[i for i, _ in row] for row in bm25_scored(queries, docs, depth)]
 
 
 def bm25_scored(queries: list[str], docs: list[CorpusDoc], depth: int) -> list[list[tuple[int, float]]]:
-    """Top ``depth`` ``(doc index, BM25 score)`` per query, best first (as ``bm25_candidates``)."""
-    import bm25s
-    import Stemmer
+    """Top ``depth`` ``(doc index, BM25 score)`` per query, best first.
 
-    stemmer = Stemmer.Stemmer("english")
-    index = bm25s.BM25(k1=0.9, b=0.4, method="lucene")
-    index.index(bm25s.tokenize([d.text for d in docs], stopwords="en", stemmer=stemmer, show_progress=False),
-                show_progress=False)
-    tokens = bm25s.tokenize(queries, stopwords="en", stemmer=stemmer, show_progress=False)
-    ids, scores = index.retrieve(tokens, k=min(depth, len(docs)), show_progress=False)
-    return [[(int(i), float(s)) for i, s in zip(row, srow)] for row, srow in zip(ids, scores)]
+    The BM25 of ``ragkit search``: an in-memory ``BM25Index`` with its default analyzer and
+    scoring (Lucene, k1=0.9, b=0.4, Snowball stemmer, stopwords), so a tuner's "before" figure is
+    the BM25 a user searches with. Only documents sharing a term with the query are returned.
+    """
+    from ragkit.indexes.bm25 import BM25Index
+
+    index = BM25Index()
+    index.add([str(i) for i in range(len(docs))], [d.text for d in docs])
+    hits = index.search(queries, min(depth, len(docs)))
+    return [[(int(h.chunk_id), float(h.score)) for h in row] for row in hits]
 
 
 def dense_candidates(
@@ -127,7 +129,7 @@ def mine_hard_negatives(
         if embed is None:
             from ragkit.models import load_embedder
 
-            model = load_embedder("minilm")
+            model = load_embedder(DEFAULT_EMBEDDER)
             embed = lambda texts: model.encode(texts, normalize_embeddings=True, batch_size=64)  # noqa: E731
         candidates = dense_candidates(queries, docs, depth, embed)
     else:

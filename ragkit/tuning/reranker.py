@@ -24,7 +24,7 @@ from typing import Any
 from ragkit.registry import Component, build, register
 from ragkit.tuning.data import QAPair, data_hash
 from ragkit.eval.retrieval import write_run
-from ragkit.precision import autocast, check_precision
+from ragkit.precision import check_precision
 from ragkit.tuning.evaluate import (
     Run,
     RetrievalTask,
@@ -45,20 +45,15 @@ LOSSES = ("bce", "mnrl", "cached-mnrl")
 
 
 def reranked_run(model: Any, task: RetrievalTask, depth: int = 100, batch_size: int = 64, precision: str = "auto") -> Run:
-    """A CrossEncoder's scores for each query's top ``depth`` first-stage candidates (with a progress bar)."""
-    from tqdm.auto import tqdm
+    """A CrossEncoder's scores for each query's top ``depth`` first-stage candidates (with a progress bar).
 
-    def score(pairs: list[tuple[str, str]]) -> list[float]:
-        out: list[float] = []
-        step = batch_size * 8
-        with autocast(precision, model.device.type), tqdm(total=len(pairs), desc="rerank", unit="pair", leave=False) as bar:
-            for i in range(0, len(pairs), step):
-                chunk = pairs[i : i + step]
-                out.extend(float(s) for s in model.predict(chunk, batch_size=batch_size, show_progress_bar=False))
-                bar.update(len(chunk))
-        return out
+    Scored by the ``cross-encoder`` reranker component that ``ragkit search --rerank`` uses,
+    holding ``model`` (the tuner's model in memory).
+    """
+    from ragkit.rerankers.cross_encoder import CrossEncoderReranker
 
-    return rerank_run(score, task, depth)
+    reranker = CrossEncoderReranker(model="in-memory", batch_size=batch_size, precision=precision).use_model(model)
+    return rerank_run(lambda pairs: reranker.score(pairs, progress=True), task, depth)
 
 
 def evaluate_reranker(model: Any, task: RetrievalTask, depth: int = 100, batch_size: int = 64, precision: str = "auto") -> dict[str, float]:
@@ -224,10 +219,10 @@ class RerankerTuner(Component):
         import tempfile
 
         import torch
-        from sentence_transformers import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
+        from sentence_transformers import CrossEncoderTrainer, CrossEncoderTrainingArguments
         from sentence_transformers.cross_encoder import losses
 
-        from ragkit.models import device, resolve
+        from ragkit.models import load_cross_encoder
 
         started = time.perf_counter()
         pairs, car_stats = self.rewrite(train)
@@ -235,7 +230,7 @@ class RerankerTuner(Component):
             car_stats = dict(car_stats, seconds=round(time.perf_counter() - started, 2))
         dataset = self._dataset(pairs)
         set_seed(self.seed)
-        model = CrossEncoder(resolve(self.base), num_labels=1, max_length=self.max_length, device=device(self.device))
+        model = load_cross_encoder(self.base, self.device, max_length=self.max_length, num_labels=1)
         task = _with_candidates(evaluation, self.eval_depth) if evaluation is not None else None
         with tuning_run(out_dir, "reranker", self.base, self.to_config(), data_hash(pairs), len(dataset), self.seed) as run:
             run.record["car"] = car_stats
