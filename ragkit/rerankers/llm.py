@@ -1,7 +1,7 @@
 """Pointwise LLM reranker: yes/no relevance judgements, or query likelihood for small models.
 
 ``method="yes-no"`` asks "is this passage relevant to the query? yes or no" for each hit. With a
-local transformers model the score is ``P(yes)`` from the next-token distribution at the start of
+backend that gives token log-probabilities (``LLM.supports_logprobs``: transformers) the score is ``P(yes)`` from the next-token distribution at the start of
 the answer, normalised over the yes/no tokens (``yes``/``Yes`` vs ``no``/``No``), so each passage
 gets a graded score from one forward pass and no generation; two short worked examples precede
 the question (``few_shot``), which a 135M model needs to answer in the format at all. Other
@@ -9,8 +9,8 @@ backends (an OpenAI-compatible server, the fake LLM) answer in text, parsed as y
 anything else = 0.5.
 
 ``method="query-likelihood"`` (UPR) scores a passage by the mean log-probability of the query's
-tokens given a prompt that asks for a question about the passage; it needs a local transformers
-model, and works much better than yes/no judgements with very small models (SmolLM2-135M is
+tokens given a prompt that asks for a question about the passage; it needs a backend with token
+log-probabilities, and works much better than yes/no judgements with very small models (SmolLM2-135M is
 near chance at yes/no; see ``benchmarks/scifact_rewrite.py``).
 
 If the LLM call fails the hits keep their first-stage order (with a ``RerankWarning``), so search
@@ -24,6 +24,7 @@ Retrieval with Zero-Shot Question Generation" (UPR: query likelihood).
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from typing import Any
@@ -101,14 +102,14 @@ class LLMReranker(Reranker):
         self.few_shot = few_shot
         self.max_passage_tokens = max_passage_tokens
         self.batch_size = batch_size
+        self._llm: Any = None
 
     def _model(self) -> Any:
-        model = getattr(self, "_llm", None)
-        if model is None:
+        if self._llm is None:
             from ragkit.registry import build
 
-            model = self._llm = build("llm", self.llm)
-        return model
+            self._llm = build("llm", self.llm)
+        return self._llm
 
     def use_llm(self, llm: Any) -> None:
         """Use an already built LLM object (shared with a generator, or a test double)."""
@@ -128,70 +129,29 @@ class LLMReranker(Reranker):
     def score(self, pairs: list[tuple[str, str]]) -> list[float]:
         """Relevance of each (query, passage) pair: P(yes), a parsed answer, or a mean log-probability.
 
+        A backend with token log-probabilities (``llm.supports_logprobs``) scores yes/no from the
+        next-token distribution and query likelihood from the query's tokens; any other backend
+        answers yes/no in text.
+
         Raises:
             LLMError: the LLM call failed (``rerank`` catches this and keeps the first-stage order).
             ValueError: query likelihood with a backend that gives no token probabilities.
         """
-        from ragkit.llm import TransformersLLM
-
         if not pairs:
             return []
         llm = self._model()
-        if isinstance(llm, TransformersLLM):
-            return self._score_logits(llm, pairs)
-        if self.method == "query-likelihood":
+        if self.method == "query-likelihood" and not llm.supports_logprobs:
             raise ValueError(
-                f"query-likelihood reranking needs token probabilities from a local transformers model, "
-                f"not {type(llm).__name__}; use method='yes-no' with this backend"
+                f"query-likelihood reranking needs token probabilities, which {type(llm).__name__} does "
+                "not give (supports_logprobs is False); use the transformers backend, or method='yes-no'"
             )
-        budget = self.max_passage_tokens * 4
-        convs = [self._messages(q, p if len(p) <= budget else p[:budget].rsplit(" ", 1)[0]) for q, p in pairs]
+        convs = [self._messages(q, llm.truncate(p, self.max_passage_tokens)) for q, p in pairs]
+        if self.method == "query-likelihood":
+            per_token = llm.continuation_logprobs(convs, [q for q, _ in pairs], batch_size=self.batch_size)
+            return [sum(lp) / len(lp) if lp else 0.0 for lp in per_token]
+        if llm.supports_logprobs:
+            return [1.0 / (1.0 + math.exp(no - yes)) for yes, no in llm.choice_logprobs(convs, [list(_YES), list(_NO)], batch_size=self.batch_size)]
         return [parse_yes_no(r) for r in llm.chat(convs, max_new_tokens=3)]
-
-    def _score_logits(self, llm: Any, pairs: list[tuple[str, str]]) -> list[float]:
-        import torch
-
-        from ragkit.models import load_causal_lm
-
-        model, tok = load_causal_lm(llm.model, llm.device)
-        ql = self.method == "query-likelihood"
-        yes = sorted({tok.encode(w, add_special_tokens=False)[0] for w in _YES})
-        no = sorted({tok.encode(w, add_special_tokens=False)[0] for w in _NO})
-        rows: list[list[int]] = []
-        targets: list[int] = []  # query tokens at the end of each row (query likelihood)
-        for query, passage in pairs:
-            ids = tok.encode(passage, add_special_tokens=False)
-            if len(ids) > self.max_passage_tokens:
-                passage = tok.decode(ids[: self.max_passage_tokens])
-            text = tok.apply_chat_template(self._messages(query, passage), add_generation_prompt=True, tokenize=False)
-            row = tok.encode(text, add_special_tokens=False)
-            if ql:
-                q_ids = tok.encode(query, add_special_tokens=False)
-                row += q_ids
-                targets.append(len(q_ids))
-            rows.append(row)
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        scores = [0.0] * len(rows)
-        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            width = max(len(rows[i]) for i in idx)
-            ids = torch.tensor([[pad] * (width - len(rows[i])) + rows[i] for i in idx], device=model.device)
-            mask = torch.tensor([[0] * (width - len(rows[i])) + [1] * len(rows[i]) for i in idx], device=model.device)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            keep = 1 + (max(targets[i] for i in idx) if ql else 0)
-            with torch.inference_mode():
-                logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            for b, i in enumerate(idx):
-                if ql:
-                    n = targets[i]
-                    predicted = logp[b, keep - 1 - n : keep - 1]  # positions that predict the query tokens
-                    scores[i] = float(predicted.gather(1, ids[b, width - n :, None]).mean()) if n else 0.0
-                else:
-                    last = logp[b, -1]
-                    scores[i] = float(torch.sigmoid(torch.logsumexp(last[yes], 0) - torch.logsumexp(last[no], 0)))
-        return scores
 
     def rerank(self, queries: list[str], hits: list[list[Hit]], k: int) -> list[list[Hit]]:
         from ragkit.llm import LLMError

@@ -197,19 +197,15 @@ class GeneratorTuner(Component):
         import torch
         from peft import LoraConfig, get_peft_model
         from tqdm.auto import tqdm
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ragkit.models import device, resolve
+        from ragkit.models import load_causal_lm, resolve
 
         usable = [p for p in train if p.answer.strip() and (self.mode == "closed-book" or p.positive)]
         if not usable:
             raise ValueError("no usable training pair: each needs an answer (and a passage in RAG mode)")
         set_seed(self.seed)
         base_dir = resolve(self.base)
-        tok = AutoTokenizer.from_pretrained(base_dir)
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype="float32").to(device(self.device))
+        model, tok = load_causal_lm(base_dir, self.device)  # fp32, pad token set
         chats = self.examples(usable, pool)
         encoded = [_encode(tok, m, a, self.max_length) for m, a in chats]
         eval_chats = self.examples(evaluation, pool) if evaluation else None
@@ -298,19 +294,18 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path) -> str:
     Raises:
         FileNotFoundError: ``adapter_dir`` has no ``adapter_config.json``.
     """
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from ragkit.indexes.atomic import atomic_dir, atomic_write_text
-    from ragkit.models import resolve
+    from ragkit.models import load_causal_lm, resolve
 
     adapter_dir = Path(adapter_dir)
     cfg_path = adapter_dir / "adapter_config.json"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{adapter_dir} has no adapter_config.json; pass a dir written by `ragkit tune generator`")
     base_dir = resolve(json.loads(cfg_path.read_text(encoding="utf-8"))["base_model_name_or_path"])
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="float32")
-    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    peft_model, _ = load_causal_lm(str(adapter_dir), "cpu")  # fp32 base + the adapter
+    merged = peft_model.merge_and_unload()
     tok_dir = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else Path(base_dir)
     with atomic_dir(out_dir, copy_existing=False) as tmp:
         merged.save_pretrained(str(tmp))

@@ -136,11 +136,9 @@ class RetrieverTuner(Component):
         return Dataset.from_dict(columns)
 
     def _load(self) -> Any:
-        from sentence_transformers import SentenceTransformer
+        from ragkit.models import load_sentence_transformer
 
-        from ragkit.models import device, resolve
-
-        model = SentenceTransformer(resolve(self.base), device=device(self.device))
+        model = load_sentence_transformer(self.base, self.device)
         model.max_seq_length = self.max_seq_length
         return model
 
