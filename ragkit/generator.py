@@ -23,9 +23,10 @@ Generation Models" (AIS).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ragkit import prompts
 from ragkit.registry import Component, build, register
@@ -162,6 +163,7 @@ class LLMGenerator(Component):
         self.min_support = min_support
         self.min_relevance = min_relevance
         self._llm: Any = None
+        self._on_text: Callable[[str], None] | None = None
 
     @property
     def model(self) -> Any:
@@ -173,6 +175,38 @@ class LLMGenerator(Component):
     def use_llm(self, llm: Any) -> None:
         """Use an already built LLM object (shared with a rewriter or reranker, or a test double)."""
         self._llm = llm
+
+    def warm_up(self) -> None:
+        """Load the LLM now (not on the first question); generates nothing."""
+        self.model.count_tokens("warm-up")
+
+    @contextlib.contextmanager
+    def streaming(self, on_text: Callable[[str], None]) -> Iterator[None]:
+        """Within the block, stream the model's reply: ``on_text(piece)`` as it is generated.
+
+        Applies to a ``generate`` call that sends exactly one conversation to the LLM (one
+        question; batches are generated as usual). What streams is the model's raw reply; the
+        returned ``Answer`` is still checked (grounding, citations) and may say "I don't know."
+        instead. ``Answer.metadata["first_token_s"]`` records the time to the first piece.
+
+        Args:
+            on_text: called with each new piece of text (e.g. print it without a newline).
+        """
+        previous, self._on_text = self._on_text, on_text
+        try:
+            yield
+        finally:
+            self._on_text = previous
+
+    def _stream(self, conversation: list[dict[str, str]], t0: float, answer: Answer) -> str:
+        pieces: list[str] = []
+        assert self._on_text is not None
+        for piece in self.model.stream_chat(conversation, max_new_tokens=self.max_new_tokens, stop=prompts.STOP):
+            if not pieces:
+                answer.metadata["first_token_s"] = round(time.perf_counter() - t0, 4)
+            pieces.append(piece)
+            self._on_text(piece)
+        return "".join(pieces).strip()
 
     def generate(self, questions: list[str], contexts: list[list[Hit]] | None = None) -> list[Answer]:
         """Answer each question from its hits (RAG) or, with ``contexts=None``, closed-book.
@@ -202,7 +236,10 @@ class LLMGenerator(Component):
         if pending:
             t0 = time.perf_counter()
             convos = [prepared[i][1] for i in pending]
-            texts = self.model.chat(convos, max_new_tokens=self.max_new_tokens, stop=prompts.STOP)
+            if self._on_text is not None and len(convos) == 1:
+                texts = [self._stream(convos[0], t0, prepared[pending[0]][0])]
+            else:
+                texts = self.model.chat(convos, max_new_tokens=self.max_new_tokens, stop=prompts.STOP)
             share = (time.perf_counter() - t0) / len(pending)
             for i, text in zip(pending, texts):
                 t1 = time.perf_counter()

@@ -32,11 +32,17 @@ def compare_cmd(
     if ragas_llm is not None:
         cfg.ragas["llm_metrics"] = ragas_llm
     if judge is not None:
-        cfg.ragas["judge"] = {"type": "transformers", "model": judge}
+        from ragkit.config import parse_component
+
+        cfg.ragas["judge"] = parse_component("llm", judge)
     if max_judged is not None:
         cfg.ragas["max_samples"] = max_judged
     if threads is not None:
         cfg.threads = threads
+    if cfg.threads:  # a process-wide setting: made here, by the process, not inside the library call
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     out = out or Path("runs") / "compare" / cfg.name
     import json
 

@@ -4,7 +4,6 @@ terminal loop, or as a web service with a chat page and a feedback log."""
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -53,16 +52,18 @@ def _lines(start: int | None, end: int | None) -> str:
     return f"{start}-{end if end is not None else start}"
 
 
-def print_answer(answer: Answer, out: Console | None = None) -> None:
+def print_answer(answer: Answer, out: Console | None = None, show_text: bool = True) -> None:
     """Print an answer as a panel, a table of its cited sources and its timings.
 
     Args:
         answer: a pipeline answer.
         out: the console to print to (default: stdout).
+        show_text: print the answer's panel (False: its text was streamed already).
     """
     out = out or console
     title = answer.question if len(answer.question) <= 80 else answer.question[:77] + "…"
-    out.print(Panel(escape(answer.text), title=escape(title), subtitle=answer.mode, title_align="left"))
+    if show_text:
+        out.print(Panel(escape(answer.text), title=escape(title), subtitle=answer.mode, title_align="left"))
     reason = answer.metadata.get("idk_reason")
     if reason:
         out.print(f"[dim]no answer: {escape(str(reason))}[/]")
@@ -80,6 +81,39 @@ def print_answer(answer: Answer, out: Console | None = None) -> None:
         out.print("[dim]" + " · ".join(parts) + "[/]")
 
 
+def ask_live(pipeline: Pipeline, question: str, mode: str, out: Console | None = None) -> Answer:
+    """Answer one question, streaming the model's reply to the terminal as it is generated.
+
+    A spinner shows until the first token. The checked answer is then printed below: its
+    sources and timings, and a panel only where the checks changed the streamed text (an
+    unsupported answer becomes "I don't know.").
+
+    Returns:
+        The pipeline's ``Answer``.
+    """
+    out = out or console
+    streamed: list[str] = []
+    status = out.status("thinking", spinner="dots")
+    status.start()
+
+    def show(piece: str) -> None:
+        if not streamed:
+            status.stop()
+        streamed.append(piece)
+        out.file.write(piece)
+        out.file.flush()
+
+    try:
+        with pipeline.component("generator").streaming(show):
+            answer = pipeline.ask([question], mode=mode)[0]
+    finally:
+        status.stop()
+    if streamed:
+        out.file.write("\n")
+    print_answer(answer, out, show_text="".join(streamed).strip() != answer.text)
+    return answer
+
+
 def ask_cmd(
     index: IndexArg,
     question: Annotated[str, typer.Argument(help="The question.")],
@@ -88,17 +122,16 @@ def ask_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (Answer.to_dict()).")] = False,
     spec: SpecOpt = None,
 ) -> None:
-    """Answer one question from an index, with the sources it cites."""
+    """Answer one question from an index, with the sources it cites (the reply streams as it is generated)."""
     _check_mode(mode)
     if not question.strip():
         raise typer.BadParameter("the question is empty; ask something")
     pipeline = load_pipeline(index, spec, k)
-    with console.status("thinking", spinner="dots") if not as_json else nullcontext():
-        answer = pipeline.ask([question], mode=mode)[0]
     if as_json:
+        answer = pipeline.ask([question], mode=mode)[0]
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
-    print_answer(answer)
+    ask_live(pipeline, question, mode)
 
 
 def chat_cmd(
@@ -126,12 +159,10 @@ def chat_cmd(
         if question.lower() in _EXIT_WORDS:
             break
         try:
-            with console.status("thinking", spinner="dots"):
-                answer = pipeline.ask([question], mode=mode)[0]
+            ask_live(pipeline, question, mode)
         except ValueError as exc:  # one bad question (too long for the model …) does not end the chat
             console.print(f"[red]error:[/] {escape(str(exc))}")
             continue
-        print_answer(answer)
 
 
 def serve_cmd(
@@ -143,7 +174,7 @@ def serve_cmd(
     ] = None,
     spec: SpecOpt = None,
     k: KOpt = None,
-    warmup: Annotated[bool, typer.Option(help="Load the search indexes before accepting requests.")] = True,
+    warmup: Annotated[bool, typer.Option(help="Load the indexes and models before accepting requests.")] = True,
 ) -> None:
     """Serve a chat page and a JSON API (POST /ask, POST /feedback, GET /health) over an index."""
     import uvicorn
@@ -154,8 +185,8 @@ def serve_cmd(
     db = feedback_db or index.parent / f"{index.name}-feedback.sqlite"
     app = create_app(pipeline, db)
     if warmup:
-        with console.status("loading the search index"):
-            pipeline.retrieve(["warm up"], k=1)
+        with console.status("loading the indexes and models"):
+            pipeline.warm_up()
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it can ask and write feedback")
     console.print(f"[bold]ragkit[/] serving {escape(str(index))} at http://{host}:{port}/  (feedback log: {escape(str(db))})")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ragkit.eval.answers import Gold, aggregate, score_answers, strip_citations
-from ragkit.experiments.compare_config import CompareConfig, SystemSpec, load_config
+from ragkit.experiments.compare_config import CompareConfig, SystemSpec, load_config, resolve_references
 from ragkit.eval.costs import measure
 from ragkit.indexes.atomic import atomic_write_text
 from ragkit.types import Answer
@@ -82,25 +82,37 @@ def _answer_view(answer: Answer) -> dict[str, Any]:
             "metadata": {k: v for k, v in answer.metadata.items() if k in keep}}
 
 
+def base_spec(cfg: CompareConfig, index_dir: Path) -> dict[str, Any]:
+    """The pipeline spec every system overlays: the config's index, retriever, generator and ``k``."""
+    return {"index": str(index_dir), "retriever": cfg.retriever,
+            "generator": {"type": "llm", **cfg.generator, "llm": cfg.llm}, "k": cfg.k}
+
+
+def system_spec(cfg: CompareConfig, system: SystemSpec, index_dir: Path, tuned: dict[str, Any]) -> dict[str, Any]:
+    """The resolved pipeline spec of one system: the base, the system's overlay, ``tuned:KIND`` filled in.
+
+    Raises:
+        ValueError: the tuned retriever's index with a BM25 retriever (BM25 has no embedder to tune).
+    """
+    from ragkit.config import overlay, validate_spec
+
+    references = {"generator": getattr(tuned.get("generator"), "llm", None),
+                  "retriever": getattr(tuned.get("retriever"), "index", None),
+                  "reranker": getattr(tuned.get("reranker"), "model", None)}
+    spec = resolve_references(overlay(base_spec(cfg, index_dir), system.pipeline), references)
+    retriever = spec.get("retriever")
+    kind = retriever if isinstance(retriever, str) else (retriever or {}).get("type")
+    if "retriever" in system.needs and kind == "bm25":
+        raise ValueError(f"system {system.id!r} uses the tuned retriever but the retriever is bm25; use dense or hybrid")
+    if system.mode == "closed-book":
+        spec.pop("index", None)
+    return validate_spec(spec)
+
+
 def _pipeline(cfg: CompareConfig, system: SystemSpec, index_dir: Path, tuned: dict[str, Any]) -> Any:
     from ragkit.pipeline import Pipeline
 
-    llm = tuned["generator"].llm if system.llm == "tuned" else cfg.llm
-    index = tuned["retriever"].index if system.retriever == "tuned" else str(index_dir)
-    reranker = {"type": "cross-encoder", "model": tuned["reranker"].model} if system.reranker == "tuned" else None
-    retriever = cfg.retriever
-    if system.retriever == "tuned" and (retriever if isinstance(retriever, str) else retriever.get("type")) == "bm25":
-        raise ValueError(f"system {system.id!r} uses the tuned retriever but the retriever is bm25; use dense or hybrid")
-    return Pipeline(index=index if system.mode == "rag" else None, retriever=retriever, reranker=reranker,
-                    generator={"type": "llm", **cfg.generator, "llm": llm}, k=cfg.k)
-
-
-def _warm_up(pipeline: Any, system: SystemSpec, question: str) -> None:
-    """Load the system's models without generating (FakeLLM outputs are not consumed)."""
-    generator = pipeline.component("generator")
-    generator.model.count_tokens("warm-up")
-    if system.mode == "rag":
-        pipeline.retrieve([question])
+    return Pipeline.from_config(system_spec(cfg, system, index_dir, tuned))
 
 
 def _ragas(cfg: CompareConfig, answers: list[Answer], golds: list[Gold], log: Callable[[str], None]) -> dict[str, Any] | None:
@@ -142,7 +154,7 @@ def _run_system(cfg: CompareConfig, system: SystemSpec, index_dir: Path, tuned: 
     pipeline = _pipeline(cfg, system, index_dir, tuned)
     log(f"{system.id}: loading models")
     with measure() as load:
-        _warm_up(pipeline, system, questions[0])
+        pipeline.warm_up(system.mode)
     log(f"{system.id}: answering {len(questions)} questions ({system.mode})")
     with measure() as run:
         answers = pipeline.ask(questions, mode=system.mode)
@@ -164,7 +176,7 @@ def _run_system(cfg: CompareConfig, system: SystemSpec, index_dir: Path, tuned: 
         "rss_added_mb": round(max(peaks) - load.start_rss_mb, 1) if peaks and load.start_rss_mb is not None else None,
         "gpu_peak_mb": run.gpu_peak_mb,
     }
-    summary = {**system.__dict__, "aggregate": scores["aggregate"], "by_split": by_split, "costs": costs,
+    summary = {**system.__dict__, "spec": pipeline.to_config(), "aggregate": scores["aggregate"], "by_split": by_split, "costs": costs,
                "ragas": None if ragas is None else {k: ragas[k] for k in ragas if k != "per_query"},
                "stage_seconds": _mean_timings(answers)}
     per_question = []
@@ -210,10 +222,6 @@ def run_compare(cfg: CompareConfig, out: str | Path, log: Callable[[str], None] 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    if cfg.threads:
-        import torch
-
-        torch.set_num_threads(int(cfg.threads))
     stages: dict[str, Any] = {}
     index_dir, stages["index"] = _index(cfg, out, log)
     store = ChunkStore.load(index_dir)

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SystemSpec", "CompareConfig", "DEFAULT_SYSTEMS", "load_config"]
+from ragkit.defaults import DEFAULT_EMBEDDER, default_llm
 
-_LLM_DEFAULT = {"type": "transformers", "model": "smollm2-135m"}
+__all__ = ["SystemSpec", "CompareConfig", "DEFAULT_SYSTEMS", "load_config", "resolve_references", "TUNED_PREFIX"]
 _QA_DEFAULTS: dict[str, Any] = {
     "source": "generate",
     "path": None,
@@ -53,58 +53,92 @@ _TUNINGS = ("generator", "retriever", "reranker")
 _MODES = ("rag", "closed-book")
 
 
+TUNED_PREFIX = "tuned:"
+
+
+def _references(value: Any) -> set[str]:
+    """The tunings named by ``tuned:KIND`` strings anywhere in ``value``."""
+    if isinstance(value, str):
+        return {value[len(TUNED_PREFIX):]} if value.startswith(TUNED_PREFIX) else set()
+    if isinstance(value, dict):
+        return set().union(*(_references(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value)) if value else set()
+    return set()
+
+
+def resolve_references(value: Any, tuned: dict[str, Any]) -> Any:
+    """``value`` with every ``tuned:KIND`` string replaced by ``tuned[KIND]`` (a model dir, an LLM config, an index dir)."""
+    if isinstance(value, str) and value.startswith(TUNED_PREFIX):
+        return copy.deepcopy(tuned[value[len(TUNED_PREFIX):]])
+    if isinstance(value, dict):
+        return {k: resolve_references(v, tuned) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, tuned) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class SystemSpec:
-    """One cell of the comparison: which LLM, closed-book or RAG, which retriever / reranker.
+    """One cell of the comparison: a pipeline-spec overlay on the config's base pipeline.
+
+    The base pipeline is the config's ``index``, ``retriever``, ``generator`` (with ``llm``) and
+    ``k``; ``pipeline`` changes any stage with the pipeline-spec language of ``ragkit.config``
+    (``ragkit.config.overlay``: a ``None`` removes a stage). A string ``tuned:KIND`` anywhere in
+    it stands for what the ``KIND`` tuning produced:
+
+    - ``tuned:generator``: the LoRA-tuned LLM's config (``{generator: {llm: tuned:generator}}``);
+    - ``tuned:retriever``: the index re-embedded with the tuned embedder (``{index: tuned:retriever}``);
+    - ``tuned:reranker``: the trained cross-encoder's directory
+      (``{reranker: {type: cross-encoder, model: tuned:reranker}}``).
 
     Attributes:
         id: short id (used in file names and tables).
         name: the label shown in the report.
-        llm: ``"base"`` or ``"tuned"`` (the LoRA-tuned generator).
         mode: ``"rag"`` or ``"closed-book"``.
-        retriever: ``"base"`` or ``"tuned"`` (the fine-tuned embedder's index).
-        reranker: ``None`` or ``"tuned"`` (the trained cross-encoder).
+        pipeline: the overlay (``{}``: the base pipeline itself).
+
+    Raises:
+        ValueError: an unknown mode or tuning, or a closed-book system that sets retrieval stages.
     """
 
     id: str
     name: str
-    llm: str = "base"
     mode: str = "rag"
-    retriever: str = "base"
-    reranker: str | None = None
+    pipeline: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.llm not in ("base", "tuned"):
-            raise ValueError(f"system {self.id!r}: llm must be 'base' or 'tuned', got {self.llm!r}")
+        from ragkit.config import STAGES
+
         if self.mode not in _MODES:
             raise ValueError(f"system {self.id!r}: mode must be one of {_MODES}, got {self.mode!r}")
-        if self.retriever not in ("base", "tuned"):
-            raise ValueError(f"system {self.id!r}: retriever must be 'base' or 'tuned', got {self.retriever!r}")
-        if self.reranker not in (None, "tuned"):
-            raise ValueError(f"system {self.id!r}: reranker must be null or 'tuned', got {self.reranker!r}")
-        if self.mode == "closed-book" and (self.retriever != "base" or self.reranker):
-            raise ValueError(f"system {self.id!r}: a closed-book system retrieves nothing; drop retriever/reranker")
+        if not isinstance(self.pipeline, dict):
+            raise ValueError(f"system {self.id!r}: pipeline must be a mapping of stage -> config, got {self.pipeline!r}")
+        unknown = sorted(set(self.pipeline) - set(STAGES))
+        if unknown:
+            raise ValueError(f"system {self.id!r}: unknown pipeline stage(s) {unknown}; stages are {list(STAGES)}")
+        bad = sorted(self.needs - set(_TUNINGS))
+        if bad:
+            raise ValueError(f"system {self.id!r}: unknown tuning(s) {bad} in 'tuned:'; choose from {list(_TUNINGS)}")
+        retrieval = {"index", "retriever", "rewriter", "reranker", "rerank_k"} & set(self.pipeline)
+        if self.mode == "closed-book" and retrieval:
+            raise ValueError(f"system {self.id!r}: a closed-book system retrieves nothing; drop {sorted(retrieval)}")
 
     @property
     def needs(self) -> set[str]:
         """The tunings this system uses (``generator``, ``retriever``, ``reranker``)."""
-        out = set()
-        if self.llm == "tuned":
-            out.add("generator")
-        if self.retriever == "tuned":
-            out.add("retriever")
-        if self.reranker == "tuned":
-            out.add("reranker")
-        return out
+        return _references(self.pipeline)
 
 
+_TUNED_LLM = {"generator": {"llm": "tuned:generator"}}
 DEFAULT_SYSTEMS = (
-    SystemSpec("base-closed", "base LLM, closed-book", "base", "closed-book"),
-    SystemSpec("base-rag", "base LLM + RAG", "base", "rag"),
-    SystemSpec("lora-closed", "LoRA LLM, closed-book", "tuned", "closed-book"),
-    SystemSpec("lora-rag", "LoRA LLM + RAG", "tuned", "rag"),
-    SystemSpec("base-rag-tuned-retriever", "base LLM + RAG, tuned retriever", "base", "rag", retriever="tuned"),
-    SystemSpec("base-rag-tuned-reranker", "base LLM + RAG, tuned reranker", "base", "rag", reranker="tuned"),
+    SystemSpec("base-closed", "base LLM, closed-book", "closed-book"),
+    SystemSpec("base-rag", "base LLM + RAG", "rag"),
+    SystemSpec("lora-closed", "LoRA LLM, closed-book", "closed-book", _TUNED_LLM),
+    SystemSpec("lora-rag", "LoRA LLM + RAG", "rag", _TUNED_LLM),
+    SystemSpec("base-rag-tuned-retriever", "base LLM + RAG, tuned retriever", "rag", {"index": "tuned:retriever"}),
+    SystemSpec("base-rag-tuned-reranker", "base LLM + RAG, tuned reranker", "rag",
+               {"reranker": {"type": "cross-encoder", "model": "tuned:reranker"}}),
 )
 
 
@@ -135,7 +169,7 @@ class CompareConfig:
         k: passages given to the generator.
         embedder: the index's embedder (base retriever) and the embedding metrics' model.
         tuning: ``{generator|retriever|reranker: settings | {"model": DIR} | None}``.
-        systems: the cells to run.
+        systems: the cells to run (pipeline overlays, ``SystemSpec``).
         metrics: answer metrics (``ragkit.eval.answers.METRICS``).
         ragas: ragas settings (``enabled``, ``llm_metrics``, ``judge``, ``metrics``, ``max_samples``).
         similarity_split: interpolation / extrapolation split settings.
@@ -148,11 +182,11 @@ class CompareConfig:
     corpus: list[str] = field(default_factory=list)
     index: str | None = None
     qa: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(_QA_DEFAULTS))
-    llm: dict[str, Any] = field(default_factory=lambda: dict(_LLM_DEFAULT))
+    llm: dict[str, Any] = field(default_factory=default_llm)
     generator: dict[str, Any] = field(default_factory=dict)
     retriever: str | dict[str, Any] = "hybrid"
     k: int = 4
-    embedder: str = "minilm"
+    embedder: str = DEFAULT_EMBEDDER
     tuning: dict[str, dict[str, Any] | None] = field(default_factory=lambda: {t: {} for t in _TUNINGS})
     systems: list[SystemSpec] = field(default_factory=lambda: list(DEFAULT_SYSTEMS))
     metrics: list[str] | None = None
@@ -189,7 +223,7 @@ class CompareConfig:
             raise ValueError("qa.source is 'jsonl': set qa.path to your QA JSONL file")
         if cfg.qa["split"]["by"] not in ("question", "document", "given"):
             raise ValueError(f"qa.split.by must be question, document or given, got {cfg.qa['split']['by']!r}")
-        cfg.llm = dict(data.get("llm") or _LLM_DEFAULT)
+        cfg.llm = dict(data.get("llm") or default_llm())
         cfg.generator = dict(data.get("generator") or {})
         if "llm" in cfg.generator:
             raise ValueError("set the generator's LLM with the top-level 'llm' key, not generator.llm")

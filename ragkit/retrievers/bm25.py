@@ -62,6 +62,10 @@ class BM25Retriever(IndexRetriever):
         """Top-``k`` chunks for each query; ``Hit.chunk`` filled, ranks 1-based."""
         return self._fill(self.bm25.search(queries, k, self._allowed()), "bm25")
 
+    def warm_up(self) -> None:
+        """Open the index and load the BM25 engine now (not on the first query)."""
+        self.bm25.search(["warm-up"], 1)
+
     def term_statistics(self) -> BM25Index:
         """The searched index's analyzer, document terms and frequencies (``TermSearch``)."""
         return self.bm25

@@ -60,6 +60,11 @@ class DenseRetriever(IndexRetriever):
         """Query vectors from the index's embedder, shape ``(len(queries), dimension)``."""
         return self._encoder().encode_queries(queries)
 
+    def warm_up(self) -> None:
+        """Load the query encoder and the FAISS index now (not on the first query)."""
+        self.embed_queries(["warm-up"])
+        self._open().dense  # noqa: B018 -- loads the FAISS index
+
     def document_vectors(self, chunk_ids: list[str]) -> np.ndarray:
         """The stored vectors of these chunks, shape ``(len(chunk_ids), dimension)`` (``VectorSearch``)."""
         return self._open().vectors(chunk_ids)

@@ -88,6 +88,11 @@ class HybridRetriever(IndexRetriever):
             parts = self._retrievers = (sparse, dense)
         return parts
 
+    def warm_up(self) -> None:
+        """Load both parts now (not on the first query)."""
+        for part in self._parts():
+            part.warm_up()
+
     def fuse(self, sparse: list[Hit], dense: list[Hit], k: int) -> list[Hit]:
         """Fuse one query's BM25 and dense hits into the top ``k``."""
         if self.fusion == "rrf":

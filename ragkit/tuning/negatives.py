@@ -38,8 +38,18 @@ def as_corpus(corpus: Any) -> list[CorpusDoc]:
 
 
 def bm25_candidates(queries: list[str], docs: list[CorpusDoc], depth: int) -> list[list[int]]:
-    """Top ``depth`` doc indices per query with ragkit's BM25 (``bm25_scored``)."""
-    return [[i for i, _ in row] for row in bm25_scored(queries, docs, depth)]
+    """Top ``depth`` doc indices per query with ragkit's BM25 (``bm25_scored``).
+
+    Passages that share no term with the query (BM25 score 0) follow the scored ones in corpus
+    order, so a small corpus still yields ``depth`` candidates (as bm25s's zero scores did).
+    """
+    out = []
+    for row in bm25_scored(queries, docs, depth):
+        ranked = [i for i, _ in row]
+        seen = set(ranked)
+        ranked += [i for i in range(len(docs)) if i not in seen][: max(0, depth - len(ranked))]
+        out.append(ranked)
+    return out
 
 
 def bm25_scored(queries: list[str], docs: list[CorpusDoc], depth: int) -> list[list[tuple[int, float]]]:

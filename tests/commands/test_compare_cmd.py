@@ -41,8 +41,9 @@ def test_compare_command_writes_the_report(tmp_path):
         "qa": {"source": "jsonl", "path": "qa.jsonl", "split": {"by": "question", "test": 0.5, "seed": 0}},
         "llm": {"type": "fake", "responses": rag, "default": "I don't know."},
         "tuning": {"generator": {"llm": {"type": "fake", "responses": {f"Question: {q}": a for q, a in QA}}}},
-        "systems": [{"id": "base-rag", "name": "base LLM + RAG", "llm": "base", "mode": "rag"},
-                    {"id": "lora-closed", "name": "LoRA LLM, closed-book", "llm": "tuned", "mode": "closed-book"}],
+        "systems": [{"id": "base-rag", "name": "base LLM + RAG", "mode": "rag"},
+                    {"id": "lora-closed", "name": "LoRA LLM, closed-book", "mode": "closed-book",
+                     "pipeline": {"generator": {"llm": "tuned:generator"}}}],
         "metrics": ["exact_match", "token_f1", "citation_precision"],
         "ragas": {"enabled": False}, "similarity_split": {"enabled": False},
     }

@@ -41,11 +41,38 @@ def test_config_defaults_and_validation(tmp_path):
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['questions'\] in qa"):
         CompareConfig.from_dict({"qa": {"questions": 3}})
     with pytest.raises(ValueError, match="closed-book system retrieves nothing"):
-        SystemSpec("x", "x", mode="closed-book", reranker="tuned")
+        SystemSpec("x", "x", mode="closed-book", pipeline={"reranker": {"type": "cross-encoder", "model": "tuned:reranker"}})
+    with pytest.raises(ValueError, match=r"unknown tuning\(s\) \['rewriter'\]"):
+        SystemSpec("x", "x", pipeline={"rewriter": "tuned:rewriter"})
+    with pytest.raises(ValueError, match="unknown pipeline stage"):
+        SystemSpec("x", "x", pipeline={"retreiver": "bm25"})
     with pytest.raises(ValueError, match="unknown metric"):
         CompareConfig.from_dict({"metrics": ["bleu"]})
     partial = CompareConfig.from_dict({"tuning": {"generator": {"epochs": 1}}})
     assert partial.tuning == {"generator": {"epochs": 1}, "retriever": None, "reranker": None}
+
+
+def test_a_system_is_a_pipeline_overlay_with_tuned_references(tmp_path):
+    from ragkit.experiments.compare import system_spec
+    from ragkit.experiments.compare_models import Tuned
+
+    cfg = CompareConfig.from_dict({"retriever": "hybrid", "k": 3, "generator": {"max_new_tokens": 32}}, tmp_path)
+    tuned = {"reranker": Tuned("reranker", model="runs/ce"), "generator": Tuned("generator", llm={"type": "fake"})}
+    system = SystemSpec("rm3-rerank", "BM25 + RM3 + tuned reranker", pipeline={
+        "retriever": "bm25", "rewriter": {"type": "rm3", "fb_docs": 5},
+        "reranker": {"type": "cross-encoder", "model": "tuned:reranker", "first_stage_weight": 0.5},
+        "generator": {"llm": "tuned:generator"}})
+    assert system.needs == {"reranker", "generator"}
+    spec = system_spec(cfg, system, tmp_path / "idx", tuned)
+    assert spec == {"index": str(tmp_path / "idx"), "retriever": "bm25", "k": 3,
+                    "rewriter": {"type": "rm3", "fb_docs": 5},
+                    "reranker": {"type": "cross-encoder", "model": "runs/ce", "first_stage_weight": 0.5},
+                    "generator": {"type": "llm", "max_new_tokens": 32, "llm": {"type": "fake"}}}
+    closed = system_spec(cfg, SystemSpec("c", "c", mode="closed-book"), tmp_path / "idx", tuned)
+    assert "index" not in closed
+    with pytest.raises(ValueError, match="tuned retriever but the retriever is bm25"):
+        system_spec(cfg, SystemSpec("t", "t", pipeline={"retriever": "bm25", "index": "tuned:retriever"}),
+                    tmp_path / "idx", {"retriever": Tuned("retriever", index="x")})
 
 
 def test_shipped_configs_are_valid():
@@ -271,7 +298,8 @@ def test_compare_trains_every_tuning_and_reuses_it(tmp_path):
     lora = next(s for s in results["systems"] if s["id"] == "lora-closed")
     assert lora["costs"]["train_seconds"] > 0
     # a second run with the same data and settings reuses the trained models
-    config["systems"] = [{"id": "lora-closed", "name": "LoRA LLM, closed-book", "llm": "tuned", "mode": "closed-book"}]
+    config["systems"] = [{"id": "lora-closed", "name": "LoRA LLM, closed-book", "mode": "closed-book",
+                          "pipeline": {"generator": {"llm": "tuned:generator"}}}]
     again = run_compare(CompareConfig.from_dict(config, tmp_path), out)
     assert again["tuning"]["generator"]["source"] == "cached"
     assert again["systems"][0]["costs"]["train_seconds"] == lora["costs"]["train_seconds"]

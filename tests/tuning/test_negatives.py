@@ -24,9 +24,7 @@ def test_bm25_mining_skips_positive_and_same_source():
     [mined] = mine_hard_negatives([PAIR], CHUNKS, n=2, method="bm25")
     assert mined.negatives[0] == CHUNKS[2].text  # the lexically closest other document
     assert CHUNKS[0].text not in mined.negatives and CHUNKS[1].text not in mined.negatives
-    # BM25 candidates are the passages sharing a term with the question, as in `ragkit search`
-    # (warranty / apples share none), so only one passage qualifies here
-    assert mined.negatives == [CHUNKS[2].text] and PAIR.negatives == []  # input untouched
+    assert len(mined.negatives) == 2 and PAIR.negatives == []  # input untouched
     [same] = mine_hard_negatives([PAIR], CHUNKS, n=1, exclude_same_source=False)
     assert same.negatives == [CHUNKS[1].text] or same.negatives == [CHUNKS[2].text]
 
