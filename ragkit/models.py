@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.defaults import DEFAULT_EMBEDDER, DEFAULT_LLM_MODEL
-from ragkit.precision import resolve_precision
+from ragkit.precision import check_precision, resolve_precision
 
 __all__ = [
     "BUNDLED",
@@ -202,25 +202,42 @@ def device(prefer: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_embedder(ref: str = DEFAULT_EMBEDDER, device_name: str | None = None, precision: str = "fp32") -> Any:
-    """A ``SentenceEncoder`` (transformers, no sentence-transformers import) for ``ref``.
+EMBEDDER_BACKENDS = ("torch", "onnx")
+
+
+def load_embedder(
+    ref: str = DEFAULT_EMBEDDER, device_name: str | None = None, precision: str = "fp32", backend: str = "torch"
+) -> Any:
+    """A sentence encoder for ``ref`` that never imports sentence-transformers.
 
     Each call loads a new model: keep the result on the component that uses it.
 
     Args:
         ref: model reference (``resolve``): a sentence-transformers directory (Transformer →
             Pooling → Normalize) or a plain transformers encoder (mean pooling).
-        device_name: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
-        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (``ragkit.precision``).
+        device_name: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available (torch backend).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (``ragkit.precision``); onnx: fp32 only.
+        backend: ``"torch"`` (transformers ``AutoModel``) or ``"onnx"`` (ONNX Runtime on the
+            CPU, exported once; imports neither torch nor transformers once exported).
 
     Returns:
-        A ``ragkit.sentence_encoder.SentenceEncoder`` (``.encode(texts, …)``, ``.dimension``).
+        A ``SentenceEncoder`` or ``OnnxSentenceEncoder`` (``.encode(texts, …)``, ``.dimension``).
 
     Raises:
         ModelNotFound: ``ref`` cannot be resolved offline.
-        ValueError: the model uses modules the encoder does not implement (use
-            ``load_sentence_transformer``), or an unknown precision.
+        ValueError: the model uses modules the encoders do not implement (use
+            ``load_sentence_transformer``), an unknown backend or precision, onnx off the CPU
+            or not fp32.
     """
+    check_precision(precision)
+    if backend == "onnx":
+        if (device_name or "cpu") != "cpu" or precision != "fp32":
+            raise ValueError(f"the onnx embedder runs fp32 on the CPU, not {precision} on {device_name}")
+        from ragkit.onnx_encoder import OnnxSentenceEncoder
+
+        return OnnxSentenceEncoder(resolve(ref))
+    if backend != "torch":
+        raise ValueError(f"unknown embedder backend {backend!r}; choose one of {', '.join(EMBEDDER_BACKENDS)}")
     from ragkit.sentence_encoder import SentenceEncoder
 
     return SentenceEncoder(resolve(ref), device=device(device_name), precision=precision)

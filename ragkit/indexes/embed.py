@@ -113,10 +113,17 @@ class Embedder:
         show_progress: show a progress bar while embedding documents.
         precision: ``"fp32"`` (default: vectors equal to sentence-transformers'), ``"bf16"`` or
             ``"auto"`` (``ragkit.precision``).
+        query_backend: ``"onnx"`` (default): queries are embedded by ONNX Runtime on the CPU
+            (``ragkit.onnx_encoder``: no torch import, so a dense / hybrid search starts in
+            about a second; fp32 only); ``"torch"``: by the same model as documents. Documents
+            are always embedded through torch on ``device``. Both give the same vectors within 1e-5.
 
     Raises:
-        ValueError: an unknown precision.
+        ValueError: an unknown precision or query backend, or ``query_backend="onnx"`` with a
+            precision other than fp32.
     """
+
+    QUERY_BACKENDS = ("onnx", "torch")
 
     def __init__(
         self,
@@ -125,15 +132,22 @@ class Embedder:
         device: str | None = None,
         show_progress: bool = True,
         precision: str = "fp32",
+        query_backend: str = "onnx",
     ):
         from ragkit.precision import check_precision
 
+        if query_backend not in self.QUERY_BACKENDS:
+            raise ValueError(f"unknown query_backend {query_backend!r}; choose one of {', '.join(self.QUERY_BACKENDS)}")
+        if query_backend == "onnx" and check_precision(precision) != "fp32":
+            raise ValueError(f"query_backend='onnx' runs fp32 only; use query_backend='torch' for precision={precision!r}")
         self.model = model
         self.batch_size = batch_size
         self.device = device
         self.show_progress = show_progress
         self.precision = check_precision(precision)
+        self.query_backend = query_backend
         self._encoder: Any = None
+        self._query_encoder: Any = None
 
     @property
     def model_id(self) -> str:
@@ -149,17 +163,27 @@ class Embedder:
             self._encoder = load_embedder(self.model, self.device, self.precision)
         return self._encoder
 
+    def _load_query(self) -> Any:
+        if self.query_backend == "torch":
+            return self._load()
+        if self._query_encoder is None:
+            from ragkit.models import load_embedder
+
+            self._query_encoder = load_embedder(self.model, "cpu", "fp32", backend="onnx")
+        return self._query_encoder
+
     def warm_up(self) -> None:
-        """Load the model now (otherwise it loads on the first encode)."""
-        self._load()
+        """Load the query model now (otherwise it loads on the first encode)."""
+        self._load_query()
 
     @property
     def dimension(self) -> int:
-        """The embedding size (loads the model)."""
-        return self._load().dimension
+        """The embedding size (loads a model if none is loaded)."""
+        return (self._encoder or self._load_query()).dimension
 
     def _encode(self, texts: Sequence[str], kind: str, progress: bool) -> np.ndarray:
-        vectors = self._load().encode(
+        encoder = self._load_query() if kind == "query" else self._load()
+        vectors = encoder.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
