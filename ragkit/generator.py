@@ -29,6 +29,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from ragkit import prompts
+from ragkit.prompts import says_idk
 from ragkit.registry import Component, build, register
 from ragkit.types import Answer, Citation, Hit
 
@@ -50,15 +51,6 @@ _STOPWORDS = frozenset(
 # Numbers stay whole (``07:40``, ``3,000``, ``1.25``) so "40" does not match "07:40".
 _WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:'\w+)?", re.UNICODE)
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_IDK = re.compile(
-    r"\bi\s+(?:do\s*n[o']?t|don't|dont)\s+know\b"
-    r"|\b(?:contexts?|passages?|texts?|documents?|sources?)\s+(?:do|does)\s*(?:n[o']?t|n't)\s+"
-    r"(?:contain|mention|say|provide|include|specify|state|answer)"
-    r"|\b(?:no|not\s+enough)\s+information\b"
-    r"|\b(?:cannot|can't|can\s+not|unable\s+to)\s+(?:answer|determine|find)\b"
-    r"|\bis\s+not\s+(?:mentioned|provided|stated|specified|given)\s+in\b",
-    re.IGNORECASE,
-)
 
 
 def content_words(text: str) -> set[str]:
@@ -97,11 +89,6 @@ def parse_citations(text: str) -> list[int]:
             if int(n) not in seen:
                 seen.append(int(n))
     return seen
-
-
-def says_idk(text: str) -> bool:
-    """Whether the model's answer says it does not know (or that the contexts lack the answer)."""
-    return not text.strip() or bool(_IDK.search(text.replace("\u2019", "'")))
 
 
 def _dedupe_sentences(text: str) -> str:
