@@ -235,7 +235,7 @@ def load_embedder(
             raise ValueError(f"the onnx embedder runs fp32 on the CPU, not {precision} on {device_name}")
         from ragkit.onnx_encoder import OnnxSentenceEncoder
 
-        return OnnxSentenceEncoder(resolve(ref))
+        return OnnxSentenceEncoder(resolve(ref), cache=cache_dir() / "onnx")
     if backend != "torch":
         raise ValueError(f"unknown embedder backend {backend!r}; choose one of {', '.join(EMBEDDER_BACKENDS)}")
     from ragkit.sentence_encoder import SentenceEncoder

@@ -37,29 +37,30 @@ def _cache_key(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def export_onnx(path: str | Path) -> Path:
+def export_onnx(path: str | Path, cache: str | Path | None = None) -> Path:
     """The ONNX export of the transformer in ``path`` (made once, then read from the cache).
 
     Args:
         path: a local model directory.
+        cache: the directory exports are kept in (``ragkit.models`` passes ``cache_dir()/onnx``;
+            default: ``~/.cache/ragkit/onnx``).
 
     Returns:
         Path of ``model.onnx``; inputs ``input_ids``, ``attention_mask`` (and ``token_type_ids``
         where the model takes them), output ``last_hidden_state``; batch and length dynamic.
 
     Raises:
-        ModelNotFound: the ``onnx`` package (needed to export) is not installed.
+        ImportError: the ``onnx`` package (needed to export) is not installed.
     """
-    from ragkit.models import ModelNotFound, cache_dir
-
     path = Path(path)
-    target = cache_dir() / "onnx" / f"{path.name}-{_cache_key(path)}"
+    root = Path(cache) if cache is not None else Path.home() / ".cache" / "ragkit" / "onnx"
+    target = root / f"{path.name}-{_cache_key(path)}"
     if (target / "model.onnx").is_file():
         return target / "model.onnx"
     try:
         import onnx  # noqa: F401 - torch's exporter needs it
     except ImportError as exc:
-        raise ModelNotFound("exporting the embedder to ONNX needs the onnx package: `pip install onnx`") from exc
+        raise ImportError("exporting the embedder to ONNX needs the onnx package: `pip install onnx`") from exc
     import inspect
 
     import torch
@@ -108,10 +109,10 @@ class OnnxSentenceEncoder:
 
     Raises:
         ValueError: no ``tokenizer.json``, or modules ``read_st_config`` refuses.
-        ModelNotFound: the first export needs the onnx package.
+        ImportError: the first export needs the onnx package.
     """
 
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, cache: str | Path | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -134,7 +135,7 @@ class OnnxSentenceEncoder:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        onnx_path = export_onnx(path)
+        onnx_path = export_onnx(path, cache)
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self.session.get_inputs()]
         pad = model_cfg.get("pad_token_id")

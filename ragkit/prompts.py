@@ -10,9 +10,14 @@ every question, so unanswerable questions are caught afterwards from evidence (s
 
 from __future__ import annotations
 
+import re
+
 from ragkit.types import Chunk
 
-__all__ = ["IDK", "RAG_SYSTEM", "CLOSED_BOOK_SYSTEM", "FEW_SHOT", "STOP", "location", "context_line", "rag_messages", "closed_book_messages"]
+__all__ = [
+    "IDK", "RAG_SYSTEM", "CLOSED_BOOK_SYSTEM", "FEW_SHOT", "STOP", "location", "context_line", "rag_messages",
+    "closed_book_messages", "says_idk",
+]
 
 IDK = "I don't know."
 
@@ -98,3 +103,18 @@ def closed_book_messages(question: str) -> list[dict[str, str]]:
         {"role": "system", "content": CLOSED_BOOK_SYSTEM},
         {"role": "user", "content": f"Question: {question.strip()}"},
     ]
+
+_IDK = re.compile(
+    r"\bi\s+(?:do\s*n[o']?t|don't|dont)\s+know\b"
+    r"|\b(?:contexts?|passages?|texts?|documents?|sources?)\s+(?:do|does)\s*(?:n[o']?t|n't)\s+"
+    r"(?:contain|mention|say|provide|include|specify|state|answer)"
+    r"|\b(?:no|not\s+enough)\s+information\b"
+    r"|\b(?:cannot|can't|can\s+not|unable\s+to)\s+(?:answer|determine|find)\b"
+    r"|\bis\s+not\s+(?:mentioned|provided|stated|specified|given)\s+in\b",
+    re.IGNORECASE,
+)
+
+
+def says_idk(text: str) -> bool:
+    """Whether the model's answer says it does not know (or that the contexts lack the answer)."""
+    return not text.strip() or bool(_IDK.search(text.replace("\u2019", "'")))

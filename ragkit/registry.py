@@ -48,6 +48,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     ),
     "llm": ("ragkit.llm",),
     "generator": ("ragkit.generator",),
+    # a tuner's config is its ragkit-tuning.json "hyper_parameters": build("tuner", it) retrains alike
+    "tuner": ("ragkit.tuning.retriever", "ragkit.tuning.reranker", "ragkit.tuning.generator"),
 }
 
 _REGISTRY: dict[str, dict[str, type]] = {}

@@ -9,7 +9,7 @@ reported with ``warnings.warn(..., ConnectorWarning)``; the walker records those
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 from ragkit.connectors.chunking import Chunker
 from ragkit.registry import Component
@@ -27,13 +27,12 @@ class ConnectorWarning(UserWarning):
 
 
 class Connector(Component):
-    """Base class: subclasses set ``extensions`` and implement ``parse``.
+    """Base class: subclasses implement ``parse`` (``ragkit.connectors.languages`` maps file extensions to connectors).
 
     Subclasses take a ``chunker`` config (``Chunker`` arguments as a dict) in ``__init__``
     so the token budget is part of the connector's config.
     """
 
-    extensions: ClassVar[tuple[str, ...]] = ()
     max_tokens: int
     overlap_tokens: int
     tokenizer: str

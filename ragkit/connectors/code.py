@@ -163,7 +163,6 @@ class PythonConnector(Connector):
         tokenizer: what measures tokens (``"minilm"`` or ``"whitespace"``), see ``Chunker``.
     """
 
-    extensions = (".py", ".pyi")
 
     def __init__(self, max_tokens: int = 256, overlap_tokens: int = 32, tokenizer: str = "minilm"):
         self.max_tokens = max_tokens

@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 from ragkit.connectors.base import Connector, ConnectorWarning, ParseError
 from ragkit.registry import register
@@ -167,7 +167,6 @@ class PdfConnector(Connector):
         [(1, ['1 Introduction'], 'pdf'), (2, ['1 Introduction', '1.1 Data'], 'table'), ...]
     """
 
-    extensions: ClassVar[tuple[str, ...]] = (".pdf",)
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ import bisect
 import re
 import warnings
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 from ragkit.connectors.base import Connector, ConnectorWarning
 from ragkit.registry import register
@@ -114,7 +114,6 @@ class TextConnector(Connector):
         [(1, 4, ['ragkit']), (6, 12, ['ragkit', 'Install'])]
     """
 
-    extensions: ClassVar[tuple[str, ...]] = (".txt", ".md", ".markdown", ".rst")
 
     def __init__(self, max_tokens: int = 256, overlap_tokens: int = 32, tokenizer: str = "minilm"):
         self.max_tokens = max_tokens

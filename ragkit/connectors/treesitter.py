@@ -195,7 +195,6 @@ class TreeSitterConnector(Connector):
         tokenizer: what measures tokens (``"minilm"`` or ``"whitespace"``), see ``Chunker``.
     """
 
-    extensions = tuple(sorted(e for e, lang in EXTENSIONS.items() if lang in TREE_SITTER_LANGUAGES))
 
     def __init__(self, max_tokens: int = 256, overlap_tokens: int = 32, tokenizer: str = "minilm"):
         self.max_tokens = max_tokens

@@ -256,7 +256,7 @@ def gold_in_context(answer: Answer, gold: Gold) -> float | None:
 
 def is_idk(answer: Answer) -> bool:
     """Whether the answer is the generator's "I don't know." (decided by it or by the model)."""
-    from ragkit.generator import says_idk
+    from ragkit.prompts import says_idk
 
     return "idk_reason" in answer.metadata or says_idk(answer.text)
 

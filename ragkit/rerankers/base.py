@@ -7,7 +7,7 @@ ranks and ``retriever`` set to the reranker's name; the chunk is carried over.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from ragkit.registry import Component
 from ragkit.types import Hit
@@ -63,7 +63,7 @@ def hit_text(hit: Hit) -> str:
     return hit.chunk.text
 
 
-def ranked(hits: Sequence[Hit], scores: Sequence[float], k: int, name: str, **_: Any) -> list[Hit]:
+def ranked(hits: Sequence[Hit], scores: Sequence[float], k: int, name: str) -> list[Hit]:
     """New hits ordered by ``scores`` (descending; ties keep the input order), top ``k``."""
     order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))[: max(k, 0)]
     return [

@@ -79,6 +79,8 @@ def trainer_arguments(tuner: Any, n_examples: int, output_dir: str, device_type:
         "num_train_epochs": tuner.epochs,
         "per_device_train_batch_size": tuner.batch_size,
         "learning_rate": tuner.learning_rate,
+        # transformers 5 reads a warmup_steps below 1 as a fraction of the steps (get_warmup_steps);
+        # its warmup_ratio argument is deprecated. Checked in tests/tuning/test_run.py.
         "warmup_steps": tuner.warmup_ratio,
         "save_strategy": "no",
         "report_to": [],

@@ -205,7 +205,9 @@ def test_config_round_trip():
         "tables": False,
     }
     assert PdfConnector(**{k: v for k, v in config.items() if k != "type"}).to_config() == config
-    assert (PdfConnector.registered_kind, PdfConnector.extensions) == ("connector", (".pdf",))
+    from ragkit.connectors.languages import connector_name
+
+    assert (PdfConnector.registered_kind, connector_name("manual.PDF")) == ("connector", PdfConnector.registered_name)
 
 
 def test_heading_wrapped_over_two_lines_is_one_heading(tmp_path, pdf_spec):

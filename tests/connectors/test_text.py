@@ -179,7 +179,9 @@ def test_ids_stable_and_config(guide):
         "overlap_tokens": 32,
         "tokenizer": "minilm",
     }
-    assert set(TextConnector.extensions) == {".txt", ".md", ".markdown", ".rst"}
+    from ragkit.connectors.languages import connector_name
+
+    assert {connector_name(f"notes{e}") for e in (".txt", ".md", ".markdown", ".rst")} == {TextConnector.registered_name}
 
 
 def test_missing_file(tmp_path):
