@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException
 
 from ragkit.pipeline import Pipeline
-from ragkit.server.feedback import FeedbackLog, UnknownAnswerError
+from ragkit.feedback import FeedbackLog, UnknownAnswerError
 from ragkit.types import Answer
 
 __all__ = ["create_app", "answer_payload", "MAX_QUESTION_CHARS", "STATIC_DIR"]

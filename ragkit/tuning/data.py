@@ -15,7 +15,7 @@ Where pairs come from:
   ``question`` is required; ``answer`` (default ``""``), ``chunk_id``, ``source``, ``contexts``
   (list of passages), ``negatives`` (list of passages), ``split`` and ``metadata`` are optional.
   With an index, a pair's missing ``contexts`` / ``source`` are filled from its ``chunk_id``.
-- the QA bot's feedback log, a SQLite file read by ``ragkit.tuning.feedback.read_feedback``.
+- the QA bot's feedback log, a SQLite file read by ``ragkit.feedback.read_feedback``.
   Its schema (one row per judgement the user gave in the chat page)::
 
       CREATE TABLE feedback (
@@ -43,12 +43,9 @@ import json
 import random
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 from ragkit.indexes.atomic import atomic_write_text
-
-if TYPE_CHECKING:
-    from ragkit.tuning.feedback import FeedbackRecord
 
 __all__ = [
     "QAPair",
@@ -57,7 +54,6 @@ __all__ = [
     "data_hash",
     "group_key",
     "split_by_document",
-    "read_feedback",
 ]
 
 SPLITS = ("train", "dev", "test")
@@ -227,10 +223,3 @@ def split_by_document(
         for p in split_pairs:
             p.metadata["split"] = name
     return out
-
-
-def read_feedback(path: str | Path) -> list[FeedbackRecord]:
-    """Read the QA bot's feedback log (schema above); see ``ragkit.tuning.feedback.read_feedback``."""
-    from ragkit.tuning.feedback import read_feedback as _read
-
-    return _read(path)

@@ -1,77 +1,18 @@
-"""The QA bot's feedback log (SQLite) as training data for the reranker and the generator.
+"""The QA bot's feedback log as training data for the reranker and the generator.
 
-The table is ``feedback(id INTEGER PRIMARY KEY, ts REAL, question TEXT, answer TEXT,
-rating INTEGER, chunk_id TEXT NULL, relevant INTEGER NULL, chunk_text TEXT NULL)``; the
-meaning of each column is documented in ``ragkit.tuning.data``. A chunk's text is taken from
+The log's schema, writer and reader are ``ragkit.feedback``'s. A chunk's text is taken from
 ``chunk_text`` when logged, else from the index (``store``), so judgements survive re-indexing.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from ragkit.feedback import FEEDBACK_COLUMNS, FeedbackRecord, read_feedback
 from ragkit.tuning.data import QAPair
 
+# the log's record and reader live in ragkit.feedback (one owner of the format); named here for callers
 __all__ = ["FeedbackRecord", "FEEDBACK_COLUMNS", "read_feedback", "rerank_examples_from_feedback", "qa_pairs_from_feedback"]
-
-FEEDBACK_COLUMNS = ("id", "ts", "question", "answer", "rating", "chunk_id", "relevant", "chunk_text")
-
-
-@dataclass(slots=True)
-class FeedbackRecord:
-    """One row of the ``feedback`` table."""
-
-    id: int
-    ts: float
-    question: str
-    answer: str
-    rating: int
-    chunk_id: str | None = None
-    relevant: int | None = None
-    chunk_text: str | None = None
-
-
-def read_feedback(path: str | Path) -> list[FeedbackRecord]:
-    """Read every row of the ``feedback`` table, oldest first.
-
-    Args:
-        path: the SQLite file the QA bot writes.
-
-    Returns:
-        The rows as ``FeedbackRecord`` objects, ordered by ``ts`` then ``id``.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: the file has no ``feedback`` table, or it lacks a column of the schema.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"feedback log {path} does not exist; the QA bot writes it when users rate answers")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        try:
-            columns = {row[1] for row in con.execute("PRAGMA table_info(feedback)")}
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{path} is not a SQLite database ({exc})") from exc
-        if not columns:
-            raise ValueError(f"{path} has no table 'feedback'; is it the QA bot's feedback log?")
-        missing = [c for c in FEEDBACK_COLUMNS if c not in columns]
-        if missing:
-            raise ValueError(f"{path}: table feedback lacks column(s) {missing}; expected {list(FEEDBACK_COLUMNS)}")
-        rows = con.execute(f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM feedback ORDER BY ts, id").fetchall()
-    finally:
-        con.close()
-    return [
-        FeedbackRecord(
-            id=int(r[0]), ts=float(r[1] or 0.0), question=r[2] or "", answer=r[3] or "", rating=int(r[4] or 0),
-            chunk_id=r[5], relevant=None if r[6] is None else int(r[6]), chunk_text=r[7],
-        )
-        for r in rows
-    ]
-
 
 def _chunk_text(rec: FeedbackRecord, store: Any) -> str | None:
     if rec.chunk_text:

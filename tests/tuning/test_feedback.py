@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from ragkit.indexes.store import ChunkStore
-from ragkit.tuning.data import read_feedback as read_via_data
+from ragkit.feedback import read_feedback as read_via_owner
 from ragkit.tuning.feedback import qa_pairs_from_feedback, read_feedback, rerank_examples_from_feedback
 from ragkit.types import Chunk
 
@@ -39,7 +39,7 @@ def test_read_and_convert(tmp_path):
     ])
     records = read_feedback(db)
     assert [r.ts for r in records] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    assert read_via_data(db) == records and records[0].rating == -1 and records[0].relevant is None
+    assert read_via_owner(db) == records and records[0].rating == -1 and records[0].relevant is None
 
     ranking = rerank_examples_from_feedback(records, store)
     assert len(ranking) == 1
@@ -70,3 +70,21 @@ def test_bad_logs_say_what_is_wrong(tmp_path):
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(ValueError, match="not a SQLite database"):
         read_feedback(junk)
+
+
+def test_the_log_carries_its_format_version_and_refuses_a_newer_one(tmp_path):
+    import sqlite3
+
+    from ragkit.feedback import SCHEMA_VERSION, FeedbackLog
+
+    path = tmp_path / "fb.sqlite"
+    FeedbackLog(path).close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="newer than this ragkit"):
+        read_feedback(path)
+    with pytest.raises(ValueError, match="newer than this ragkit"):
+        FeedbackLog(path)

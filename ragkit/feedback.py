@@ -1,4 +1,6 @@
-"""The chat server's SQLite log: every answer it gave, and the users' judgements of them.
+"""The QA bot's feedback log (SQLite): its schema, writer (``FeedbackLog``) and reader (``read_feedback``).
+
+One module owns the format, for the server that writes it and the tuners that read it.
 
 Two tables. ``answers`` holds each answer the server returned, so feedback can name it by id::
 
@@ -6,7 +8,7 @@ Two tables. ``answers`` holds each answer the server returned, so feedback can n
             citations TEXT,   -- JSON list of Citation dicts
             sources TEXT)     -- JSON list of {chunk_id, text} the answer was given
 
-``feedback`` is the schema ``ragkit.tuning.feedback.read_feedback`` reads (one row per judgement;
+``feedback`` is the schema ``read_feedback`` reads (one row per judgement;
 ``answer_id`` is an extra column that links a row to ``answers``)::
 
     feedback(id INTEGER PRIMARY KEY, ts REAL, question TEXT, answer TEXT,
@@ -32,9 +34,13 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterator
 
-__all__ = ["FeedbackLog", "UnknownAnswerError"]
+__all__ = ["FeedbackLog", "UnknownAnswerError", "FeedbackRecord", "FEEDBACK_COLUMNS", "SCHEMA_VERSION", "read_feedback"]
+
+SCHEMA_VERSION = 1
+"""The log format's version, kept in SQLite's ``user_version``; 0 (unset) is a log written before it was kept."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -59,6 +65,15 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
 """
+
+
+def _check_version(con: sqlite3.Connection, path: Any) -> None:
+    version = int(con.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"feedback log {path} has format version {version}, newer than this ragkit's {SCHEMA_VERSION}; "
+            "upgrade ragkit to read it"
+        )
 
 
 class UnknownAnswerError(KeyError):
@@ -94,6 +109,12 @@ class FeedbackLog:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.executescript(_SCHEMA)
+            _check_version(con, self.path)
+            if con.execute("PRAGMA user_version").fetchone()[0] == 0:
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except ValueError:
+            con.close()
+            raise
         except sqlite3.DatabaseError as exc:
             con.close()
             raise ValueError(f"feedback log {self.path} is not a usable SQLite database ({exc}); pass another --feedback-db") from exc
@@ -228,3 +249,60 @@ class FeedbackLog:
             raise ValueError(f"table must be 'feedback' or 'answers', got {table!r}")
         with self._read() as con:
             return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+FEEDBACK_COLUMNS = ("id", "ts", "question", "answer", "rating", "chunk_id", "relevant", "chunk_text")
+
+
+@dataclass(slots=True)
+class FeedbackRecord:
+    """One row of the ``feedback`` table."""
+
+    id: int
+    ts: float
+    question: str
+    answer: str
+    rating: int
+    chunk_id: str | None = None
+    relevant: int | None = None
+    chunk_text: str | None = None
+
+
+def read_feedback(path: str | Path) -> list[FeedbackRecord]:
+    """Read every row of the ``feedback`` table, oldest first.
+
+    Args:
+        path: the SQLite file the QA bot writes.
+
+    Returns:
+        The rows as ``FeedbackRecord`` objects, ordered by ``ts`` then ``id``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file has no ``feedback`` table, or it lacks a column of the schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"feedback log {path} does not exist; the QA bot writes it when users rate answers")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        try:
+            columns = {row[1] for row in con.execute("PRAGMA table_info(feedback)")}
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{path} is not a SQLite database ({exc})") from exc
+        if not columns:
+            raise ValueError(f"{path} has no table 'feedback'; is it the QA bot's feedback log?")
+        _check_version(con, path)
+        missing = [c for c in FEEDBACK_COLUMNS if c not in columns]
+        if missing:
+            raise ValueError(f"{path}: table feedback lacks column(s) {missing}; expected {list(FEEDBACK_COLUMNS)}")
+        rows = con.execute(f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM feedback ORDER BY ts, id").fetchall()
+    finally:
+        con.close()
+    return [
+        FeedbackRecord(
+            id=int(r[0]), ts=float(r[1] or 0.0), question=r[2] or "", answer=r[3] or "", rating=int(r[4] or 0),
+            chunk_id=r[5], relevant=None if r[6] is None else int(r[6]), chunk_text=r[7],
+        )
+        for r in rows
+    ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragkit.server.feedback import FeedbackLog, UnknownAnswerError
+from ragkit.feedback import FeedbackLog, UnknownAnswerError
 from ragkit.tuning.feedback import read_feedback, rerank_examples_from_feedback
 
 SOURCES = [
