@@ -1,12 +1,14 @@
-"""BM25 index over chunk texts: ragkit's analyzer for terms, bm25s as the scoring engine.
+"""BM25 index over chunk texts: ragkit's analyzer for terms, bm25s' eager scoring.
 
-bm25s precomputes every (document, term) BM25 contribution into a sparse matrix, so a query
-costs one column sum per query term; ragkit searches with bm25s and saves/loads bm25s' files.
-ragkit computes that matrix itself with vectorised numpy/scipy (bm25s' own idf and tf
-functions; equal to ``bm25s.BM25.index``, which loops in Python per document), and keeps each
-document's term ids next to it. That makes incremental ``add`` / ``delete`` exact: the matrix is
-rebuilt from the stored terms on the next search, so results equal a fresh build over the same
-documents (ties are broken by chunk id, so insertion order does not matter either).
+Like bm25s, every (document, term) BM25 contribution is precomputed into a sparse matrix, so a
+query costs one column sum per query term. ragkit computes that matrix itself
+(``ragkit.indexes.bm25_scoring``: bm25s' formulas written out, vectorised; equal to
+``bm25s.BM25.index`` bit for bit), searches it with its own kernels
+(``ragkit.indexes.bm25_search``: numpy, or numba when installed; same scores either way) and
+saves it in bm25s' file layout (``bm25s.BM25.load`` reads it); bm25s itself is not imported.
+ragkit keeps each document's term ids next to the matrix. That makes incremental ``add`` /
+``delete`` exact: the matrix is rebuilt from the stored terms on the next search, so results
+equal a fresh build over the same documents (ties are broken by chunk id, so insertion order does not matter either).
 
 Methods (``method=``): bm25s' ``lucene`` (default; Lucene/Pyserini idf
 ``log(1 + (N - df + .5) / (df + .5))``), ``robertson``, ``atire``, ``bm25l``, ``bm25+``, and
@@ -30,18 +32,24 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ragkit.indexes.atomic import atomic_write_text
+from ragkit.indexes.bm25_scoring import ScoreMatrix, score_matrix
+from ragkit.indexes.bm25_search import numba_kernels, query_arrays, resolve_backend, scores_numpy, top_k_numpy
 from ragkit.indexes.manifest import read_index_config
 from ragkit.indexes.tokenize import Analyzer
 from ragkit.types import Hit
 
-__all__ = ["BM25Index", "METHODS"]
+__all__ = ["BM25Index", "METHODS", "NUMBA_BATCH"]
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+", "okapi")
 FORMAT = 1
+NUMBA_BATCH = 32  # backend="auto": numba from this many queries per call (see BM25Index)
 _CONFIG = "ragkit_bm25.json"
 _IDS = "ids.json"
 _TERMS = "terms.npy"
 _OFFSETS = "offsets.npy"
+# bm25s' file names (bm25s.BM25.save / load), so either library reads the matrix
+_DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
+_VOCAB, _PARAMS, _NONOCC = "vocab.index.json", "params.index.json", "nonoccurrence_array.index.npy"
 
 
 class BM25Index:
@@ -54,9 +62,14 @@ class BM25Index:
         epsilon: the ``okapi`` idf floor, as a fraction of the mean idf (rank-bm25's).
         stemmer, stopwords, split_identifiers: the analyzer (``ragkit.indexes.tokenize``).
         dtype: the score matrix dtype (``float32`` or ``float64``).
+        backend: query kernels: ``"numpy"``, ``"numba"`` or ``"auto"``: numba (when installed)
+            for calls of at least ``NUMBA_BATCH`` queries, numpy otherwise, because loading the
+            compiled kernels costs ~1.5 s once per process, more than a CLI query (measured in
+            ``benchmarks/bm25_speed.py``). Scores and rankings are identical either way; it is a
+            run-time choice, not part of the index (``config()`` leaves it out).
 
     Raises:
-        ValueError: an unknown method or analyzer setting.
+        ValueError: an unknown method, backend or analyzer setting.
 
     Example:
         >>> index = BM25Index()
@@ -76,26 +89,30 @@ class BM25Index:
         stopwords: str | list[str] | None = "en",
         split_identifiers: bool = True,
         dtype: str = "float32",
+        backend: str = "auto",
     ):
         if method not in METHODS:
             raise ValueError(f"unknown BM25 method {method!r}; choose one of {', '.join(METHODS)}")
         self.method, self.k1, self.b, self.delta, self.epsilon = method, k1, b, delta, epsilon
         self.dtype = dtype
+        self.backend = backend
+        self._backend = resolve_backend(backend)
         self.analyzer = Analyzer(stemmer=stemmer, stopwords=stopwords, split_identifiers=split_identifiers)
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
         self._terms: list[np.ndarray] = []  # per row: int32 term ids into self._vocab
         self._vocab: dict[str, int] = {}
-        self._engine: Any = None  # bm25s.BM25, rebuilt lazily after add/delete
-        self._ids_array: np.ndarray = np.array([], dtype=object)
+        self._matrix: ScoreMatrix | None = None  # rebuilt lazily after add/delete
+        self._rank: np.ndarray = np.zeros(0, np.int32)  # row -> position in chunk-id order
         self._mask: tuple[frozenset[str], np.ndarray] | None = None
+        self._table: tuple[ScoreMatrix | None, list[str], np.ndarray] | None = None
 
     # -- description -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """The manifest section: engine, method, parameters, analyzer, document count."""
         return {
             "format": FORMAT,
-            "engine": "bm25s",
+            "engine": "ragkit",  # scoring written here; the matrix files use bm25s' layout
             "method": self.method,
             "k1": self.k1,
             "b": self.b,
@@ -126,7 +143,7 @@ class BM25Index:
         bad = sorted(set(params) - scoring)
         if bad:
             raise ValueError(f"with_params changes only {sorted(scoring)}, not {bad}; re-index for those")
-        copy = BM25Index(**{**self.params(), **params})
+        copy = BM25Index(**{**self.params(), **params}, backend=self.backend)
         copy._ids, copy._row = list(self._ids), dict(self._row)
         copy._terms, copy._vocab = list(self._terms), dict(self._vocab)
         return copy
@@ -160,7 +177,7 @@ class BM25Index:
             self._row[chunk_id] = len(self._ids)
             self._ids.append(chunk_id)
             self._terms.append(row)
-        self._engine = None
+        self._matrix = None
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         """Remove documents by chunk id. Returns the ids that were present."""
@@ -170,7 +187,7 @@ class BM25Index:
             self._ids = [self._ids[r] for r in keep]
             self._terms = [self._terms[r] for r in keep]
             self._row = {i: r for r, i in enumerate(self._ids)}
-            self._engine = None
+            self._matrix = None
         return sorted(gone)
 
     # -- engine ----------------------------------------------------------------------------
@@ -186,70 +203,27 @@ class BM25Index:
         self._terms = np.split(new_id[flat], lengths)
 
     @property
-    def engine(self) -> Any:
-        """The ``bm25s.BM25`` holding the score matrix (rebuilt after add/delete); None if empty."""
-        return self._ensure_engine()
+    def matrix(self) -> ScoreMatrix | None:
+        """The BM25 score matrix (rebuilt after add/delete); None if the index is empty."""
+        return self._ensure_matrix()
 
-    def _ensure_engine(self) -> Any:
-        if self._engine is not None or not self._ids:
-            return self._engine
-        import bm25s
-
+    def _ensure_matrix(self) -> ScoreMatrix | None:
+        if self._matrix is not None or not self._ids:
+            return self._matrix
         self._compact()
-        data, indices, indptr, nonoccurrence = self._score_matrix()
-        engine = bm25s.BM25(
-            k1=self.k1, b=self.b, delta=self.delta, method=self.method, idf_method=self.method, dtype=self.dtype
+        self._matrix = score_matrix(
+            self._terms, len(self._vocab), self.method, self.k1, self.b, self.delta, self.epsilon, self.dtype
         )
-        engine.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(self._ids)}
-        engine.vocab_dict = dict(self._vocab)
-        engine.unique_token_ids_set = set(self._vocab.values())
-        engine.nonoccurrence_array = nonoccurrence
-        self._engine = engine
-        self._ids_array = np.array(self._ids, dtype=object)
+        self._set_rank()
+        return self._matrix
+
+    def _set_rank(self) -> None:
+        """Precompute each row's position in chunk-id order: the integer tie-break key."""
+        order = np.argsort(np.array(self._ids, dtype=str), kind="stable")
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        self._rank = rank
         self._mask = None
-        return engine
-
-    def _score_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        """bm25s' eager score matrix (CSC: one column per term), computed with numpy.
-
-        Equal to what ``bm25s.BM25.index`` computes (bm25s' own idf / tf functions are used for
-        its methods; a test checks the matrices match) but vectorised instead of a Python loop
-        per document, so indexing is several times faster.
-        """
-        from bm25s import scoring
-
-        import scipy.sparse as sp
-
-        n, n_vocab = len(self._ids), len(self._vocab)
-        lengths = np.fromiter((len(t) for t in self._terms), dtype=np.int64, count=n)
-        flat = np.concatenate(self._terms) if lengths.sum() else np.zeros(0, np.int32)
-        rows = np.repeat(np.arange(n, dtype=np.int32), lengths)
-        # (document, term) counts, column-major: duplicates summed, documents sorted per term
-        counts = sp.csc_matrix((np.ones(len(flat), np.float32), (rows, flat)), shape=(n, n_vocab))
-        counts.sum_duplicates()
-        df = np.diff(counts.indptr)
-        cols = np.repeat(np.arange(n_vocab, dtype=np.int64), df)
-        docs, tf = counts.indices, counts.data
-        avgdl = float(lengths.mean()) if n else 0.0
-        doc_len = lengths[docs]
-        tf = tf.astype(self.dtype)
-        nonoccurrence = None
-        if self.method == "okapi":  # rank-bm25's BM25Okapi
-            idf = np.log(n - df + 0.5) - np.log(df + 0.5)
-            idf[idf < 0] = self.epsilon * idf.mean()
-            tfc = tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * doc_len / avgdl))
-            data = idf[cols] * tfc
-        else:
-            idf_of = scoring._select_idf_scorer(self.method)
-            idf = np.array([idf_of(int(d), N=n) for d in df], dtype=np.float64)
-            tfc_of = scoring._select_tfc_scorer(self.method)
-            params = {"l_avg": avgdl, "k1": self.k1, "b": self.b, "delta": self.delta}
-            data = idf[cols] * tfc_of(tf_array=tf, l_d=doc_len, **params)
-            if self.method in ("bm25l", "bm25+"):
-                nonoccurrence = (idf * tfc_of(tf_array=0, l_d=avgdl, **params)).astype(self.dtype)
-                data = data - nonoccurrence[cols]
-        indptr = counts.indptr.astype(np.int64)
-        return data.astype(self.dtype), docs.astype(np.int32), indptr, nonoccurrence
 
     # -- search ----------------------------------------------------------------------------
     def search(
@@ -275,40 +249,118 @@ class BM25Index:
         allowed: frozenset[str] | None = None,
     ) -> list[list[Hit]]:
         """Like ``search`` for analyzed queries: a term list, or a {term: weight} dict (RM3)."""
-        engine = self._ensure_engine()
-        if engine is None:
-            return [[] for _ in queries]
+        ids = self._ids
+        return [
+            [
+                Hit(chunk_id=ids[row], score=score, rank=r, retriever="bm25")
+                for r, (row, score) in enumerate(zip(rows.tolist(), scores.tolist()), start=1)
+            ]
+            for rows, scores in self.search_arrays(queries, k, allowed)
+        ]
+
+    def search_arrays(
+        self,
+        queries: Sequence[str | Sequence[str] | dict[str, float]],
+        k: int = 10,
+        allowed: frozenset[str] | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The batch path: per query, (rows, scores) arrays of its top-``k`` hits, best first.
+
+        ``rows`` index ``ids``; no ``Hit`` objects are built, so deep runs (k = 1000) stay
+        cheap (``run`` turns them into a TREC run). Same hits and scores as ``search``.
+
+        Args:
+            queries: query texts (analyzed here), term lists, or {term: weight} dicts.
+            k: hits per query at most.
+            allowed: if given, only these chunk ids can be returned.
+
+        Returns:
+            One ``(int32 rows, float scores)`` pair per query.
+        """
+        matrix = self._ensure_matrix()
+        empty = (np.zeros(0, np.int32), np.zeros(0, np.float64))
+        if matrix is None or k <= 0:
+            return [empty for _ in queries]
         mask = self._allowed_mask(allowed)
-        results = []
-        for query in queries:
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+        plain: list[tuple[int, np.ndarray]] = []  # (position, term ids) for the fast kernels
+        vocab = self._vocab
+        for n, query in enumerate(queries):
+            if isinstance(query, str):
+                query = self.analyzer(query)
             if isinstance(query, dict):
                 scores, baseline = self._weighted_scores(query)
+                if mask is not None:
+                    scores = np.where(mask, scores, -np.inf)
+                rows = top_k_numpy(scores, k, baseline, self._rank)
+                out[n] = (rows, scores[rows])
+                continue
+            cols = np.fromiter((vocab[t] for t in query if t in vocab), dtype=np.int64)
+            if len(cols):
+                plain.append((n, cols))
             else:
-                cols = [self._vocab[t] for t in query if t in self._vocab]
-                if not cols:
-                    results.append([])
-                    continue
-                scores = engine.get_scores_from_ids(cols)
-                baseline = self._baseline(cols, None)
-            if mask is not None:
-                scores = np.where(mask, scores, -np.inf)
-            results.append(self._top_k(scores, k, baseline))
-        return results
+                out[n] = empty
+        numba = self._backend == "numba" and (self.backend == "numba" or len(plain) >= NUMBA_BATCH)
+        if numba and plain:
+            self._search_numba(matrix, plain, k, mask, out)
+        else:
+            for n, cols in plain:
+                scores, baseline = scores_numpy(matrix, cols)
+                if mask is not None:
+                    scores = np.where(mask, scores, -np.inf)
+                rows = top_k_numpy(scores, k, baseline, self._rank)
+                out[n] = (rows, scores[rows])
+        return out  # type: ignore[return-value]
 
-    def _baseline(self, cols: list[int], weights: np.ndarray | None) -> float:
+    def _search_numba(self, matrix: ScoreMatrix, plain: list, k: int, mask: np.ndarray | None, out: list) -> None:
+        kernels = numba_kernels()
+        use_mask = mask is not None
+        mask_arr = mask if use_mask else np.ones(1, dtype=np.bool_)
+        k = min(k, matrix.n_docs)
+        if len(plain) == 1:
+            n, cols = plain[0]
+            rows, vals = np.empty(k, np.int32), np.empty(k, matrix.data.dtype)
+            base = matrix.data.dtype.type(0 if matrix.nonoccurrence is None else matrix.nonoccurrence[cols].sum())
+            h = kernels["one"](matrix.data, matrix.indices, matrix.indptr, matrix.n_docs, cols, base, k,
+                               self._rank, mask_arr, use_mask, rows, vals)
+            out[n] = (rows[:h], vals[:h])
+            return
+        flat, offsets, bases = query_arrays([c for _, c in plain], matrix)
+        rows, vals, counts = kernels["batch"](matrix.data, matrix.indices, matrix.indptr, matrix.n_docs, flat,
+                                              offsets, bases, k, self._rank, mask_arr, use_mask)
+        for (n, _), r, v, h in zip(plain, rows, vals, counts.tolist()):
+            out[n] = (r[:h], v[:h])
+
+    def run(
+        self, query_ids: Sequence[str], queries: Sequence[str], k: int = 1000, allowed: frozenset[str] | None = None
+    ) -> dict[str, dict[str, float]]:
+        """A retrieval run ``{query_id: {chunk_id: score}}`` straight from ``search_arrays``.
+
+        Raises:
+            ValueError: ``query_ids`` and ``queries`` differ in length.
+        """
+        if len(query_ids) != len(queries):
+            raise ValueError(f"{len(query_ids)} query ids but {len(queries)} queries")
+        ids = self._ids
+        return {
+            q: dict(zip([ids[r] for r in rows.tolist()], scores.tolist()))
+            for q, (rows, scores) in zip(query_ids, self.search_arrays(queries, k, allowed))
+        }
+
+    def _baseline(self, cols: list[int], weights: np.ndarray) -> float:
         """The score of a document with none of the query terms (non-zero for bm25l / bm25+)."""
-        nonocc = self._engine.nonoccurrence_array
+        nonocc = self._matrix.nonoccurrence
         if nonocc is None:
             return 0.0
-        vals = nonocc[np.asarray(cols, dtype=np.int64)]
-        return float(vals.sum() if weights is None else (vals * weights).sum())
+        return float((nonocc[np.asarray(cols, dtype=np.int64)] * weights).sum())
 
     def _weighted_scores(self, query: dict[str, float]) -> tuple[np.ndarray, float]:
         scores = np.zeros(len(self._ids), dtype=np.float64)
         cols = [(self._vocab[t], w) for t, w in query.items() if t in self._vocab]
         if not cols:
             return scores, 0.0
-        data, indices, indptr = (self._engine.scores[key] for key in ("data", "indices", "indptr"))
+        matrix = self._matrix
+        data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
         for col, weight in cols:
             start, end = indptr[col], indptr[col + 1]
             np.add.at(scores, indices[start:end], weight * data[start:end].astype(np.float64))
@@ -325,17 +377,6 @@ class BM25Index:
             self._mask = (allowed, mask)
         return self._mask[1]
 
-    def _top_k(self, scores: np.ndarray, k: int, baseline: float) -> list[Hit]:
-        cand = np.flatnonzero(scores > baseline)
-        if len(cand) > k:
-            part = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-            cand = cand[scores[cand] >= scores[part].min()]  # keep ties at the cut
-        order = cand[np.lexsort((self._ids_array[cand].astype(str), -scores[cand]))][:k]
-        return [
-            Hit(chunk_id=self._ids[i], score=float(scores[i]), rank=r, retriever="bm25")
-            for r, i in enumerate(order, start=1)
-        ]
-
     def document_terms(self, chunk_id: str) -> list[str]:
         """The analyzed terms of an indexed document (for pseudo-relevance feedback)."""
         by_id, _ = self._term_table()
@@ -349,39 +390,57 @@ class BM25Index:
 
     def _term_table(self) -> tuple[list[str], np.ndarray]:
         """Terms by id and their document frequencies, cached until the next add / delete."""
-        engine = self._ensure_engine()  # compacts the vocabulary first
-        cached = getattr(self, "_table", None)
-        if cached is None or cached[0] is not engine or len(cached[1]) != len(self._vocab):
+        matrix = self._ensure_matrix()  # compacts the vocabulary first
+        cached = self._table
+        if cached is None or cached[0] is not matrix or len(cached[1]) != len(self._vocab):
             by_id = [""] * len(self._vocab)
             for term, i in self._vocab.items():
                 by_id[i] = term
             # a term's column in the score matrix has one entry per document that contains it
-            df = np.diff(engine.scores["indptr"]) if engine is not None else np.zeros(0, np.int64)
-            cached = self._table = (engine, by_id, df)
+            df = np.diff(matrix.indptr) if matrix is not None else np.zeros(0, np.int64)
+            cached = self._table = (matrix, by_id, df)
         return cached[1], cached[2]
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        """Write the index into ``directory`` (replacing what is there)."""
+        """Write the index into ``directory`` (replacing what is there).
+
+        The score matrix goes in bm25s' file layout (``bm25s.BM25.load(directory)`` reads it);
+        the per-document terms, chunk ids and ragkit's config sit beside it.
+        """
         directory = Path(directory)
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
-        engine = self._ensure_engine()
-        if engine is not None:
-            engine.save(directory, show_progress=False)
+        matrix = self._ensure_matrix()
+        if matrix is not None:
+            np.save(directory / _DATA, matrix.data)
+            np.save(directory / _INDICES, matrix.indices)
+            np.save(directory / _INDPTR, matrix.indptr)
+            if matrix.nonoccurrence is not None:
+                np.save(directory / _NONOCC, matrix.nonoccurrence)
+            bm25s_params = {
+                "k1": self.k1, "b": self.b, "delta": self.delta,
+                "method": "robertson" if self.method == "okapi" else self.method,
+                "idf_method": "robertson" if self.method == "okapi" else self.method,
+                "dtype": self.dtype, "int_dtype": "int32", "num_docs": matrix.n_docs, "backend": "numpy",
+            }
+            atomic_write_text(directory / _PARAMS, json.dumps(bm25s_params, indent=1))
         lengths = np.array([len(t) for t in self._terms], dtype=np.int64)
         flat = np.concatenate(self._terms) if self._terms else np.zeros(0, np.int32)
         np.save(directory / _TERMS, flat.astype(np.int32))
         np.save(directory / _OFFSETS, np.concatenate([[0], np.cumsum(lengths)]))
         atomic_write_text(directory / _IDS, json.dumps(self._ids))
-        if engine is None:  # empty index: bm25s writes no vocabulary
-            atomic_write_text(directory / "vocab.index.json", json.dumps(self._vocab))
+        atomic_write_text(directory / _VOCAB, json.dumps(self._vocab, ensure_ascii=False))
         atomic_write_text(directory / _CONFIG, json.dumps(self.config(), indent=1, sort_keys=True))
 
     @classmethod
-    def load(cls, directory: str | Path) -> BM25Index:
-        """Read an index written by ``save``.
+    def load(cls, directory: str | Path, backend: str = "auto") -> BM25Index:
+        """Read an index written by ``save`` (this version or an earlier one: same files).
+
+        Args:
+            directory: the BM25 index directory.
+            backend: query kernels (see ``BM25Index``).
 
         Raises:
             FileNotFoundError: ``directory`` holds no BM25 index.
@@ -389,17 +448,21 @@ class BM25Index:
         """
         directory = Path(directory)
         params = read_index_config(directory, _CONFIG, "BM25", FORMAT, drop=("engine", "n_docs"))
-        index = cls(**params)
+        index = cls(**params, backend=backend)
         index._ids = json.loads((directory / _IDS).read_text(encoding="utf-8"))
         index._row = {i: r for r, i in enumerate(index._ids)}
         flat = np.load(directory / _TERMS)
         offsets = np.load(directory / _OFFSETS)
         index._terms = [flat[offsets[r] : offsets[r + 1]] for r in range(len(index._ids))]
+        index._vocab = json.loads((directory / _VOCAB).read_text(encoding="utf-8"))
         if index._ids:
-            import bm25s
-
-            engine = bm25s.BM25.load(directory, show_progress=False)
-            index._vocab = dict(engine.vocab_dict)
-            index._engine = engine
-            index._ids_array = np.array(index._ids, dtype=object)
+            nonocc = directory / _NONOCC
+            index._matrix = ScoreMatrix(
+                data=np.load(directory / _DATA),
+                indices=np.load(directory / _INDICES),
+                indptr=np.load(directory / _INDPTR),
+                n_docs=len(index._ids),
+                nonoccurrence=np.load(nonocc) if nonocc.exists() else None,
+            )
+            index._set_rank()
         return index

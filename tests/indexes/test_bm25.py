@@ -176,19 +176,63 @@ def test_bad_arguments_are_clear_errors():
 
 
 @pytest.mark.parametrize("method", ["lucene", "robertson", "atire", "bm25l", "bm25+"])
-def test_vectorised_score_matrix_equals_bm25s_own_indexing(method):
+def test_score_matrix_equals_bm25s_own_indexing_bit_for_bit(method):
+    """ragkit writes bm25s' formulas out (no private bm25s calls): this fails if bm25s changes them."""
     import bm25s
 
     ours = _index(method=method, k1=1.1, b=0.6)
-    engine = ours.engine
-    vocab = dict(engine.vocab_dict)
+    matrix = ours.matrix
     reference = bm25s.BM25(method=method, k1=1.1, b=0.6)
-    reference.index(([[vocab[t] for t in d] for d in ours.analyzer.many(DOCS)], vocab),
+    reference.index(([[ours._vocab[t] for t in d] for d in ours.analyzer.many(DOCS)], dict(ours._vocab)),
                     create_empty_token=False, show_progress=False)
-    for key in ("indptr", "indices"):
-        np.testing.assert_array_equal(engine.scores[key], reference.scores[key])
-    np.testing.assert_allclose(engine.scores["data"], reference.scores["data"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(matrix.indptr, reference.scores["indptr"])
+    np.testing.assert_array_equal(matrix.indices, reference.scores["indices"])
+    np.testing.assert_array_equal(matrix.data, reference.scores["data"])
     if reference.nonoccurrence_array is None:
-        assert engine.nonoccurrence_array is None
+        assert matrix.nonoccurrence is None
     else:
-        np.testing.assert_allclose(engine.nonoccurrence_array, reference.nonoccurrence_array, rtol=1e-6)
+        np.testing.assert_array_equal(matrix.nonoccurrence, reference.nonoccurrence_array)
+
+
+@pytest.mark.parametrize("method", ["lucene", "bm25+"])
+def test_saved_index_is_read_by_bm25s_with_the_same_scores(tmp_path, method):
+    import bm25s
+
+    ours = _index(method=method)
+    ours.save(tmp_path / "bm25")
+    theirs = bm25s.BM25.load(tmp_path / "bm25", show_progress=False)
+    for query in (["quick dog"], ["honey forest"], ["lazy brown bears"]):
+        terms = ours.analyzer(query[0])
+        cols = [ours._vocab[t] for t in terms if t in ours._vocab]
+        if not cols:
+            continue
+        expected = theirs.get_scores_from_ids(cols)
+        hits = ours.search(query, k=len(DOCS))[0]
+        for hit in hits:
+            assert hit.score == pytest.approx(float(expected[ours._row[hit.chunk_id]]), rel=1e-6)
+
+
+def test_numba_and_numpy_backends_give_identical_hits():
+    pytest.importorskip("numba", reason="numba is not installed: pip install 'ragkit[fast]'")
+    fast, plain = _index(backend="numba"), _index(backend="numpy")
+    queries = [*QUERIES, "dog dog dog", "nothing-matches-this"]
+    for k in (1, 2, 5, 100):
+        assert fast.search(queries, k=k) == plain.search(queries, k=k)  # batch kernel
+        assert [fast.search([q], k=k)[0] for q in queries] == plain.search(queries, k=k)  # one-query kernel
+    allowed = frozenset({"d5", "d8", "d1"})
+    assert fast.search(queries, k=3, allowed=allowed) == plain.search(queries, k=3, allowed=allowed)
+
+
+def test_run_equals_search_at_depth():
+    index = _index()
+    queries = ["quick dog", "honey forest"]
+    run = index.run(["q1", "q2"], queries, k=4)
+    for qid, hits in zip(["q1", "q2"], index.search(queries, k=4)):
+        assert run[qid] == {h.chunk_id: h.score for h in hits}
+    with pytest.raises(ValueError, match="2 query ids but 1 queries"):
+        index.run(["q1", "q2"], ["x"])
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown BM25 backend"):
+        BM25Index(backend="gpu")

@@ -54,7 +54,7 @@ def index_dir(built, tmp_path):
 def test_build_writes_both_indexes_and_manifest_sections(built):
     index = Index.open(built)
     bm25, dense = index.manifest["bm25"], index.manifest["dense"]
-    assert {"engine": "bm25s", "method": "lucene", "k1": 0.9, "b": 0.4, "stemmer": "english",
+    assert {"engine": "ragkit", "method": "lucene", "k1": 0.9, "b": 0.4, "stemmer": "english",
             "stopwords": "en", "n_docs": 6}.items() <= bm25.items()
     assert {"embedder": "sentence-transformers/all-MiniLM-L6-v2", "dimension": 384,
             "index_type": "flat", "metric": "ip", "n_vectors": 6}.items() <= dense.items()
