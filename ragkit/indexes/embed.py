@@ -173,7 +173,11 @@ class Embedder:
         return self._query_encoder
 
     def warm_up(self) -> None:
-        """Load the query model now (otherwise it loads on the first encode)."""
+        """Load the query model now (otherwise it loads on the first encode).
+
+        With the ``onnx`` query backend this also makes the one-time ONNX export (with torch),
+        so ``ragkit index`` calls it: later query processes then import no torch at all.
+        """
         self._load_query()
 
     @property

@@ -264,6 +264,7 @@ def _build_dense(
     cache = EmbeddingCache(model_id) if rebuild else EmbeddingCache.load(path, model_id)
     chunks = list(store)
     vectors = embedder.embed([c.id for c in chunks], [c.text for c in chunks], cache)
+    embedder.warm_up()  # the query encoder's one-time export happens here, not in the first search
     dimension = cache.dimension or embedder.dimension
     reuse = old and not rebuild and path.is_dir() and old.get("embedder") == model_id
     existing = DenseIndex.load(path) if reuse else None

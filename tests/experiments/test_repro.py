@@ -105,4 +105,4 @@ def test_shipped_matrices_load():
         assert matrix.conditions and all(r.scores for r in matrix.conditions)
         assert all(r.command.startswith("ragkit ") for r in matrix.conditions)
     scifact = load_matrix(ROOT / "repro" / "scifact.yaml")
-    assert [r.name for r in scifact.conditions if not r.slow] == ["bm25"]
+    assert "bm25" in [r.name for r in scifact.conditions if not r.slow]  # the --quick row (BM25 only, ~1 min)
