@@ -29,6 +29,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from ragkit import prompts
+from ragkit.defaults import default_llm
 from ragkit.prompts import says_idk
 from ragkit.registry import Component, build, register
 from ragkit.types import Answer, Citation, Hit
@@ -142,7 +143,7 @@ class LLMGenerator(Component):
         for name, value in (("min_support", min_support), ("min_relevance", min_relevance)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
-        self.llm = llm if llm is not None else {"type": "transformers", "model": "smollm2-135m"}
+        self.llm = llm if llm is not None else default_llm()
         self.max_context_tokens = max_context_tokens
         self.max_new_tokens = max_new_tokens
         self.min_score = min_score

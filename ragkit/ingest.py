@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ragkit.connectors.base import ConnectorWarning, ParseError
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.indexes.atomic import atomic_dir
 from ragkit.indexes.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
 from ragkit.indexes.store import ChunkStore
@@ -136,7 +137,7 @@ def ingest(
     out: str | Path,
     max_tokens: int = 256,
     overlap_tokens: int = 32,
-    tokenizer: str = "minilm",
+    tokenizer: str = DEFAULT_EMBEDDER,
     max_bytes: int = DEFAULT_MAX_BYTES,
     on_file: Callable[[str, int], None] | None = None,
 ) -> IngestReport:

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from ragkit.connectors.base import Connector, ConnectorWarning, ParseError
 from ragkit.connectors.chunking import Chunker
 from ragkit.connectors.languages import language_of
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.registry import register
 from ragkit.types import Chunk
 
@@ -187,7 +188,7 @@ class LineWindowConnector(Connector):
     """
 
 
-    def __init__(self, max_tokens: int = 256, overlap_tokens: int = 32, tokenizer: str = "minilm"):
+    def __init__(self, max_tokens: int = 256, overlap_tokens: int = 32, tokenizer: str = DEFAULT_EMBEDDER):
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.tokenizer = tokenizer

@@ -34,6 +34,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.types import Answer
 
 __all__ = [
@@ -216,7 +217,7 @@ def embedding_similarity(
 def _minilm(texts: list[str]) -> Any:
     from ragkit.models import load_embedder
 
-    return load_embedder("minilm").encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    return load_embedder(DEFAULT_EMBEDDER).encode(texts, normalize_embeddings=True, show_progress_bar=False)
 
 
 def _holds(text: str, chunk_id: str, gold: Gold) -> bool:

@@ -42,6 +42,8 @@ os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
 from ragas.llms.base import InstructorBaseRagasLLM  # noqa: E402
 
+from ragkit.defaults import DEFAULT_EMBEDDER, default_llm
+
 __all__ = [
     "NON_LLM_METRICS",
     "LLM_METRICS",
@@ -235,7 +237,7 @@ def ragas_scores(
     samples: Sequence[RagasSample],
     llm_metrics: bool = False,
     judge: dict[str, Any] | str | Any | None = None,
-    embedder: str = "minilm",
+    embedder: str = DEFAULT_EMBEDDER,
     metrics: Iterable[str] | None = None,
     judge_max_new_tokens: int = 512,
     progress: Callable[[int, int], None] | None = None,
@@ -276,7 +278,7 @@ def ragas_scores(
     rag_judge = None
     if wants_judge:
         if judge is None or isinstance(judge, (dict, str)):
-            config = judge if judge is not None else {"type": "transformers", "model": "smollm2-135m"}
+            config = judge if judge is not None else default_llm()
             rag_judge = RagkitJudge(build("llm", config), judge_max_new_tokens, json.dumps(config, sort_keys=True))
         else:
             rag_judge = RagkitJudge(judge, judge_max_new_tokens)

@@ -25,6 +25,7 @@ import random
 from pathlib import Path
 from typing import Any, Callable
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.eval.answers import Gold
 from ragkit.experiments.compare_config import CompareConfig
 from ragkit.indexes.atomic import atomic_write_text
@@ -204,7 +205,7 @@ def similarity_labels(train: list[QAPair], test: list[QAPair], threshold: float 
     if embed is None:
         from ragkit.models import load_embedder
 
-        model = load_embedder("minilm")
+        model = load_embedder(DEFAULT_EMBEDDER)
         embed = lambda texts: model.encode(texts, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
     q_train = np.asarray(embed([p.question for p in train]), dtype=np.float64)
     q_test = np.asarray(embed([p.question for p in test]), dtype=np.float64)

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ragkit.experiments.compare_config import CompareConfig
+from ragkit.defaults import DEFAULT_LLM_MODEL
 from ragkit.eval.costs import measure
+from ragkit.experiments.compare_config import CompareConfig
 from ragkit.indexes.atomic import atomic_write_text
 from ragkit.tuning.data import QAPair, data_hash
 
@@ -120,7 +121,7 @@ def tune_generator(cfg: CompareConfig, train: list[QAPair], store: Any, out: Pat
         )
     from ragkit.tuning.generator import GeneratorTuner
 
-    tuner = GeneratorTuner(base=cfg.llm.get("model", "smollm2-135m"), **_settings(cfg, settings))
+    tuner = GeneratorTuner(base=cfg.llm.get("model", DEFAULT_LLM_MODEL), **_settings(cfg, settings))
     out_dir = out / "models" / "generator"
     pool = [c.text for c in store]
     tuned = _train("generator", tuner, train, out_dir, lambda: tuner.fit(train, out_dir, pool=pool), log)

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.indexes.atomic import atomic_write_text
 
 __all__ = ["Embedder", "EmbeddingCache"]
@@ -127,7 +128,7 @@ class Embedder:
 
     def __init__(
         self,
-        model: str = "minilm",
+        model: str = DEFAULT_EMBEDDER,
         batch_size: int = 64,
         device: str | None = None,
         show_progress: bool = True,

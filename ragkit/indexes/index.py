@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.indexes.atomic import atomic_dir
 from ragkit.indexes.bm25 import BM25Index
 from ragkit.indexes.embed import Embedder, EmbeddingCache
@@ -128,7 +129,7 @@ class Index:
     def embedder(self, batch_size: int = 64, device: str | None = None) -> Embedder:
         """An Embedder for the model the dense index was built with."""
         self._require("dense")
-        return Embedder(self.embedder_id or "minilm", batch_size=batch_size, device=device, show_progress=False)
+        return Embedder(self.embedder_id or DEFAULT_EMBEDDER, batch_size=batch_size, device=device, show_progress=False)
 
     def vectors(self, ids: Iterable[str]) -> np.ndarray:
         """The stored (exact) embeddings of indexed chunks, one row per id."""
@@ -145,7 +146,7 @@ class Index:
     def build(
         cls,
         directory: str | Path,
-        embedder: str = "minilm",
+        embedder: str = DEFAULT_EMBEDDER,
         bm25: bool | dict[str, Any] = True,
         dense: bool | dict[str, Any] = True,
         rebuild: bool = False,

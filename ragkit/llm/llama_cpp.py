@@ -27,6 +27,7 @@ import os
 import threading
 from typing import Any, Iterator
 
+from ragkit.defaults import DEFAULT_LLM_MODEL
 from ragkit.llm.base import LLM, LLMError, Message, StopFilter, apply_stop, check_conversations
 from ragkit.registry import register
 
@@ -59,7 +60,7 @@ class LlamaCppLLM(LLM):
 
     def __init__(
         self,
-        model: str = "smollm2-135m",
+        model: str = DEFAULT_LLM_MODEL,
         n_ctx: int = 0,
         n_threads: int | None = None,
         temperature: float = 0.0,

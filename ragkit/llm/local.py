@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from ragkit.defaults import DEFAULT_LLM_MODEL
 from ragkit.llm.base import LLM, LLMError, Message, StopFilter, apply_stop, check_conversations
 from ragkit.precision import check_precision
 from ragkit.registry import register
@@ -40,7 +41,7 @@ class TransformersLLM(LLM):
 
     def __init__(
         self,
-        model: str = "smollm2-135m",
+        model: str = DEFAULT_LLM_MODEL,
         device: str | None = None,
         temperature: float = 0.0,
         seed: int = 0,

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ragkit.defaults import DEFAULT_LLM_MODEL
 from ragkit.registry import Component, register
 from ragkit.tuning.data import QAPair, data_hash
 from ragkit.tuning.evaluate import token_f1
@@ -122,7 +123,7 @@ class GeneratorTuner(Component):
 
     def __init__(
         self,
-        base: str = "smollm2-135m",
+        base: str = DEFAULT_LLM_MODEL,
         mode: str = "closed-book",
         distractors: int = 2,
         epochs: float = 3.0,

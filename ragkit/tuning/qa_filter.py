@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.tuning.data import QAPair
 
 __all__ = ["FilterReport", "content_tokens", "looks_like_question", "support_score", "jaccard", "dedup", "kmeans_select", "filter_qa"]
@@ -216,7 +217,7 @@ def filter_qa(
         if embed is None:
             from ragkit.models import load_embedder
 
-            model = load_embedder("minilm")
+            model = load_embedder(DEFAULT_EMBEDDER)
             embed = lambda texts: model.encode(texts, normalize_embeddings=True)  # noqa: E731
         keep = kmeans_select(embed([p.question for p in good]), diverse_k, seed=seed)
         report.dropped["diversity"] = len(good) - len(keep)

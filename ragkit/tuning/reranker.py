@@ -21,13 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ragkit.registry import Component, build, register
-from ragkit.tuning.data import QAPair, data_hash
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.eval.retrieval import write_run
 from ragkit.precision import check_precision
+from ragkit.registry import Component, build, register
+from ragkit.tuning.data import QAPair, data_hash
 from ragkit.tuning.evaluate import (
-    Run,
     RetrievalTask,
+    Run,
     bm25_run,
     first_stage_run,
     interpolation_curve,
@@ -109,7 +110,7 @@ class RerankerTuner(Component):
 
     def __init__(
         self,
-        base: str = "minilm",
+        base: str = DEFAULT_EMBEDDER,
         epochs: float = 2.0,
         batch_size: int = 32,
         learning_rate: float = 1e-4,

@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ragkit.defaults import DEFAULT_EMBEDDER
+from ragkit.precision import autocast, check_precision
 from ragkit.registry import Component, register
 from ragkit.tuning.data import QAPair, data_hash
-from ragkit.precision import autocast, check_precision
 from ragkit.tuning.evaluate import RetrievalTask, dense_run, retrieval_metrics
 from ragkit.tuning.run import TuningResult, set_seed, trainer_arguments, tuning_run
 
@@ -72,7 +73,7 @@ class RetrieverTuner(Component):
 
     def __init__(
         self,
-        base: str = "minilm",
+        base: str = DEFAULT_EMBEDDER,
         epochs: float = 1.0,
         batch_size: int = 32,
         learning_rate: float = 5e-5,
