@@ -54,18 +54,16 @@ def scores_numpy(matrix: ScoreMatrix, cols: np.ndarray) -> tuple[np.ndarray, flo
 
 
 def top_k_numpy(scores: np.ndarray, k: int, baseline: float, rank: np.ndarray) -> np.ndarray:
-    """Rows of the top-``k`` scores above ``baseline``, by (score desc, ``rank`` asc)."""
-    n = len(scores)
-    if k < n:
-        top = np.argpartition(scores, n - k)[n - k :]
-        kth = scores[top].min()
-        if kth <= baseline:
-            top = top[scores[top] > baseline]
-        elif np.count_nonzero(scores >= kth) > k:  # ties at the cut: choose among all of them
-            top = np.flatnonzero(scores >= kth)
-    else:
-        top = np.flatnonzero(scores > baseline)
-    return top[np.lexsort((rank[top], -scores[top]))][:k]
+    """Rows of the top-``k`` scores above ``baseline``, by (score desc, ``rank`` asc).
+
+    Only the matching documents (score above the baseline) are partitioned and sorted, so the
+    cost beyond one vectorised comparison grows with the hits, not with the corpus.
+    """
+    cand = np.flatnonzero(scores > baseline)
+    if len(cand) > k:
+        part = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        cand = cand[scores[cand] >= scores[part].min()]  # keep every tie at the cut
+    return cand[np.lexsort((rank[cand], -scores[cand]))][:k]
 
 
 def numba_kernels() -> dict[str, Any]:
