@@ -37,7 +37,8 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-__all__ = ["FeedbackLog", "UnknownAnswerError", "FeedbackRecord", "FEEDBACK_COLUMNS", "SCHEMA_VERSION", "read_feedback"]
+__all__ = ["FeedbackLog", "UnknownAnswerError", "FeedbackRecord", "FEEDBACK_COLUMNS", "SCHEMA_VERSION", "read_feedback",
+           "read_answers"]
 
 SCHEMA_VERSION = 1
 """The log format's version, kept in SQLite's ``user_version``; 0 (unset) is a log written before it was kept."""
@@ -266,6 +267,7 @@ class FeedbackRecord:
     chunk_id: str | None = None
     relevant: int | None = None
     chunk_text: str | None = None
+    answer_id: str | None = None
 
 
 def read_feedback(path: str | Path) -> list[FeedbackRecord]:
@@ -296,13 +298,39 @@ def read_feedback(path: str | Path) -> list[FeedbackRecord]:
         missing = [c for c in FEEDBACK_COLUMNS if c not in columns]
         if missing:
             raise ValueError(f"{path}: table feedback lacks column(s) {missing}; expected {list(FEEDBACK_COLUMNS)}")
-        rows = con.execute(f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM feedback ORDER BY ts, id").fetchall()
+        wanted = [*FEEDBACK_COLUMNS, "answer_id"] if "answer_id" in columns else list(FEEDBACK_COLUMNS)
+        rows = con.execute(f"SELECT {', '.join(wanted)} FROM feedback ORDER BY ts, id").fetchall()
     finally:
         con.close()
     return [
         FeedbackRecord(
             id=int(r[0]), ts=float(r[1] or 0.0), question=r[2] or "", answer=r[3] or "", rating=int(r[4] or 0),
             chunk_id=r[5], relevant=None if r[6] is None else int(r[6]), chunk_text=r[7],
+            answer_id=r[8] if len(r) > 8 else None,
         )
         for r in rows
     ]
+
+
+def read_answers(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Every logged answer by id: ``{"question", "answer", "citations", "sources", "ts"}`` (JSON decoded).
+
+    A log without an ``answers`` table (written by another tool) gives ``{}``.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"feedback log {path} does not exist; the QA bot writes it when users rate answers")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if not con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='answers'").fetchone():
+            return {}
+        rows = con.execute("SELECT id, ts, question, answer, citations, sources FROM answers").fetchall()
+    finally:
+        con.close()
+    return {
+        r[0]: {"ts": r[1], "question": r[2], "answer": r[3], "citations": json.loads(r[4]), "sources": json.loads(r[5])}
+        for r in rows
+    }

@@ -43,6 +43,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "reranker": (
         "ragkit.rerankers.cross_encoder",
         "ragkit.rerankers.bi_encoder",
+        "ragkit.rerankers.promoted",
         "ragkit.rerankers.llm",
         "ragkit.rerankers.reorder",
         "ragkit.rerankers.chain",

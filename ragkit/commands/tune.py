@@ -148,7 +148,13 @@ def tune_retriever_cmd(
 
 
 def tune_reranker_cmd(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output reranker dir (a CrossEncoder dir).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output reranker dir (cross-encoder kind).")] = None,
+    kind: Annotated[str, typer.Option(
+        help="bi-encoder: tune from --feedback on --index, promote only if it beats the reranker in service; "
+             "cross-encoder: train a CrossEncoder into --out.")] = "cross-encoder",
+    held_out: Annotated[float, typer.Option(help="bi-encoder: fraction of questions (the latest) held out.")] = 0.3,
+    alpha: Annotated[float, typer.Option(help="bi-encoder: largest paired-test p-value that promotes.")] = 0.2,
+    dry_run: Annotated[bool, typer.Option(help="bi-encoder: decide and report, promote nothing.")] = False,
     train: Annotated[Optional[Path], typer.Option(help="Training QA pairs (JSONL).")] = None,
     feedback: Annotated[Optional[Path], typer.Option(help="The QA bot's feedback log (SQLite) to learn from.")] = None,
     index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, negatives, dev eval).")] = None,
@@ -167,7 +173,13 @@ def tune_reranker_cmd(
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it natively), fp32 or bf16.")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Train a cross-encoder reranker from QA pairs and/or feedback judgements (plain or with CAR)."""
+    """Train a reranker from feedback (bi-encoder, promoted only when better) or QA pairs (cross-encoder, CAR)."""
+    if kind == "bi-encoder":
+        return _tune_from_feedback(feedback, index, held_out, alpha, depth, dry_run, epochs, batch_size, seed)
+    if kind != "cross-encoder":
+        raise typer.BadParameter(f"--kind must be bi-encoder or cross-encoder, not {kind!r}")
+    if out is None:
+        raise typer.BadParameter("the cross-encoder kind needs --out DIR")
     from ragkit.tuning.evaluate import task_from_pairs
     from ragkit.tuning.feedback import read_feedback, rerank_examples_from_feedback
     from ragkit.tuning.reranker import RerankerTuner
@@ -197,6 +209,42 @@ def tune_reranker_cmd(
         console.print(f"dev nDCG@10 by first-stage weight: {curve}\n"
                       f"best on dev: first_stage_weight={best} (nDCG@10 {curve[best]:.4f}); use it as "
                       f"--rerank cross-encoder:model={out},first_stage_weight={best}")
+
+
+def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_out: float, alpha: float, depth: int,
+                        dry_run: bool, epochs: float, batch_size: int, seed: int) -> None:
+    from ragkit.tuning.promotion import tune_reranker_from_feedback
+    from ragkit.tuning.retriever import RetrieverTuner
+
+    if feedback is None or index is None:
+        raise typer.BadParameter("--kind bi-encoder learns from --feedback LOG for the index it serves: give both")
+    _store(index)  # a clear error when it is not an index directory
+    from ragkit.indexes.promoted import read_promoted
+
+    current = read_promoted(index, "reranker")
+    start = current["spec"]["model"] if current and current["spec"].get("type") == "bi-encoder" else "minilm"
+    tuner = RetrieverTuner(base=start, epochs=epochs, batch_size=min(batch_size, 16), seed=seed, progress=False)
+    with console.status("tuning") as status:
+        report = tune_reranker_from_feedback(index, feedback, held_out=held_out, alpha=alpha, depth=depth,
+                                             tuner=tuner, promote=not dry_run, on_step=status.update)
+    data, held = report.data, report.held_out
+    console.print(f"feedback: {data['rows']} rows ({data['marks']} source marks, {data['thumbs']} thumbs), "
+                  f"{data['duplicates']} repeated, {data['stale_chunks']} on chunks no longer indexed (ignored); "
+                  f"questions: {data['train_questions']} train, {data['dev_questions']} dev, "
+                  f"{data['held_out_questions']} held out")
+    table = Table("system", f"held-out {held['metric']}", "Δ vs candidate", "p (paired randomization)",
+                  title=f"{held['n']} held-out questions, never trained on")
+    table.add_row("first stage", f"{held['first_stage']:.4f}", f"{-held['vs_first_stage']['delta']:+.4f}",
+                  f"{held['vs_first_stage']['p_value']:.3g}")
+    table.add_row(f"in service ({held['in_service_is']})", f"{held['in_service']:.4f}",
+                  f"{-held['vs_in_service']['delta']:+.4f}", f"{held['vs_in_service']['p_value']:.3g}")
+    table.add_row(f"candidate (first_stage_weight={report.first_stage_weight})", f"{held['candidate']:.4f}", "", "")
+    console.print(table)
+    verdict = "[green]promoted[/]" if report.promoted else "[yellow]not promoted[/]"
+    console.print(f"{verdict}: {report.reason}")
+    if report.promoted:
+        console.print(f"serving from {report.pointer['spec']['model']} (ragkit search / ask / serve use it; "
+                      "a running server switches on its next question)")
 
 
 def tune_generator_cmd(

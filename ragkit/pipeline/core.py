@@ -21,6 +21,7 @@ from typing import Any
 
 from ragkit.config import load_spec, validate_spec
 from ragkit.defaults import DEFAULT_K, RERANK_DEPTH_FACTOR
+from ragkit.indexes.promoted import pointer_path
 from ragkit.registry import build, get
 from ragkit.types import Answer, Hit
 
@@ -109,8 +110,9 @@ class Pipeline:
             k: passages per answer; ``None`` keeps the spec's value (default 4).
 
         Returns:
-            A ``Pipeline``; without a retriever in the spec it is ``default_retriever(index)``,
-            and its generator is the default (SmolLM2-135M).
+            A ``Pipeline``; without a retriever in the spec it is ``default_retriever(index)``;
+            without a reranker, the index's promoted reranker if it has one
+            (``ragkit.rerankers.promoted``); its generator is the default (SmolLM2-135M).
 
         Raises:
             FileNotFoundError / ValueError: the index is missing or has no search index; the spec
@@ -120,6 +122,8 @@ class Pipeline:
         config["index"] = str(index)
         if "retriever" not in config:
             config["retriever"] = default_retriever(index)
+        if "reranker" not in config and pointer_path(index, "reranker").exists():
+            config["reranker"] = {"type": "promoted", "index": str(index)}  # `ragkit tune reranker` promoted one
         if k is not None:
             config["k"] = k
         return cls.from_config(config)

@@ -156,6 +156,12 @@ def _stage_type(config: Any) -> str | None:
     return config.get("type") if isinstance(config, dict) else type(config).__name__
 
 
+def _promoted(pipeline: Pipeline) -> dict[str, Any]:
+    if _stage_type(pipeline.reranker) != "promoted":
+        return {}
+    return {"promoted_reranker": pipeline.component("reranker").describe()["promoted"]}
+
+
 def _describe(pipeline: Pipeline) -> dict[str, Any]:
     """What /health shows: the index's name and each stage's type (no paths, URLs or settings)."""
     generator = pipeline.generator or {"type": "llm"}
@@ -167,6 +173,8 @@ def _describe(pipeline: Pipeline) -> dict[str, Any]:
             "retriever": _stage_type(pipeline.retriever) if pipeline.index is not None else None,
             "reranker": _stage_type(pipeline.reranker),
             "generator": _stage_type(generator),
+            # a promoted reranker says which model it serves and since when
+            **_promoted(pipeline),
             "llm": _stage_type(llm) if llm is not None else None,
             "k": pipeline.k,
         },
