@@ -24,9 +24,11 @@ from ragkit.defaults import DEFAULT_K, RERANK_DEPTH_FACTOR
 from ragkit.registry import build, get
 from ragkit.types import Answer, Hit
 
-__all__ = ["Pipeline", "MODES", "default_retriever"]
+__all__ = ["Pipeline", "MODES", "AUTO", "default_retriever"]
 
 MODES = ("rag", "closed-book")
+AUTO = "auto"
+"""The retriever name that means "whichever fits the index" (``default_retriever``)."""
 
 
 def _with_index(config: str | dict[str, Any], index: str) -> dict[str, Any]:
@@ -60,7 +62,8 @@ class Pipeline:
     Args:
         index: index directory (``ragkit ingest`` + ``ragkit index``); ``None`` for closed-book only.
         retriever: retriever config (``"bm25"``, ``"dense"``, ``"hybrid"`` or a dict);
-            its ``index`` defaults to the pipeline's.
+            its ``index`` defaults to the pipeline's. ``"auto"`` (the default) is the CLI's
+            choice, ``default_retriever(index)``, made when the retriever is first built.
         rewriter: optional query rewriter config (``ragkit.rewriters``).
         reranker: optional reranker config (``ragkit.rerankers``).
         generator: generator config; default ``{"type": "llm"}`` (SmolLM2-135M, offline).
@@ -71,7 +74,7 @@ class Pipeline:
     def __init__(
         self,
         index: str | None = None,
-        retriever: str | dict[str, Any] | None = "hybrid",
+        retriever: str | dict[str, Any] | None = AUTO,
         rewriter: str | dict[str, Any] | None = None,
         reranker: str | dict[str, Any] | None = None,
         generator: str | dict[str, Any] | None = None,
@@ -118,7 +121,7 @@ class Pipeline:
         """
         config: dict[str, Any] = dict(spec) if isinstance(spec, dict) else load_spec(spec) if spec else {}
         config["index"] = str(index)
-        if "retriever" not in config:
+        if config.get("retriever", AUTO) == AUTO:
             config["retriever"] = default_retriever(index)
         if k is not None:
             config["k"] = k
@@ -141,6 +144,8 @@ class Pipeline:
             if stage == "retriever":
                 if self.index is None:
                     raise ValueError("this pipeline has no index: pass index=DIR, or use mode='closed-book'")
+                if config == AUTO:
+                    config = default_retriever(self.index)
                 config = _with_index(config, self.index)
             self._built[stage] = build(stage, config)
         return self._built[stage]
