@@ -112,8 +112,8 @@ class Pipeline:
             k: passages per answer; ``None`` keeps the spec's value (default 4).
 
         Returns:
-            A ``Pipeline``; without a retriever in the spec it is ``default_retriever(index)``,
-            and its generator is the default (SmolLM2-135M).
+            A ``Pipeline``; without a retriever in the spec (or with ``"auto"``) it is
+            ``default_retriever(index)``, resolved now, and its generator is the default (SmolLM2-135M).
 
         Raises:
             FileNotFoundError / ValueError: the index is missing or has no search index; the spec
