@@ -47,7 +47,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ragkit.indexes.store import ChunkStore
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
     from ragkit.llm import TransformersLLM
     from ragkit.models import load_causal_lm, resolve
     from ragkit.tuning.data import read_qa_jsonl, split_by_document, write_qa_jsonl

@@ -69,7 +69,7 @@ QUESTIONS = [
 def build_demo_index(out: Path, retriever: str) -> Path:
     """Ingest the demo corpus and build the indexes ``retriever`` needs."""
     from ragkit.indexes.index import Index
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
 
     ingest([DEMO], out)
     Index.build(out, bm25=True, dense=retriever in ("dense", "hybrid"), show_progress=False)

@@ -16,7 +16,7 @@ from ragkit.version import __version__
 
 __all__ = [
     "__version__",
-    "ingest",
+    "ingest_files",
     "Index",
     "Pipeline",
     "default_retriever",
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         compare,
         default_retriever,
         evaluate,
-        ingest,
+        ingest_files,
         tune_generator,
         tune_reranker,
         tune_retriever,

@@ -1,6 +1,6 @@
-"""ragkit's Python API: ``ingest``, ``Index``, ``Pipeline``, ``tune_*``, ``evaluate``, ``compare``.
+"""ragkit's Python API: ``ingest_files``, ``Index``, ``Pipeline``, ``tune_*``, ``evaluate``, ``compare``.
 
-Thin faces over the modules the CLI runs, with the CLI's defaults: ``ragkit.ingest`` is
+Thin faces over the modules the CLI runs, with the CLI's defaults: ``ragkit.ingest_files`` is
 ``ragkit ingest`` + ``ragkit index``, ``ragkit.Pipeline`` picks the retriever that fits the index
 as ``ragkit ask`` does, ``ragkit.tune_*`` read QA pairs and mine negatives as ``ragkit tune``
 does. Every name here is re-exported by ``import ragkit`` (lazily: ``import ragkit`` imports no
@@ -8,7 +8,7 @@ model library). The reference is ``docs/api.md``.
 
 Example (the bundled demo corpus, BM25 only, a fake LLM so it runs in a second):
     >>> import tempfile, ragkit
-    >>> index = ragkit.ingest(ragkit.DEMO_CORPUS, tempfile.mkdtemp() + "/demo", dense=False)
+    >>> index = ragkit.ingest_files(ragkit.DEMO_CORPUS, tempfile.mkdtemp() + "/demo", dense=False)
     >>> fake = {"type": "llm", "llm": {"type": "fake",
     ...         "default": "The Helios Monitor app receives a new data point every 5 minutes [1]."}}
     >>> pipeline = ragkit.Pipeline(index=index.directory, generator=fake)
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ragkit.tuning.run import TuningResult
 
 __all__ = [
-    "ingest",
+    "ingest_files",
     "Index",
     "Pipeline",
     "default_retriever",
@@ -49,7 +49,7 @@ PathLike = str | Path
 Pairs = PathLike | Sequence["QAPair"]
 
 
-def ingest(
+def ingest_files(
     paths: PathLike | Sequence[PathLike],
     out: PathLike,
     *,
@@ -83,18 +83,18 @@ def ingest(
 
     Example:
         >>> import tempfile, ragkit
-        >>> index = ragkit.ingest(ragkit.DEMO_CORPUS, tempfile.mkdtemp() + "/demo", dense=False)
+        >>> index = ragkit.ingest_files(ragkit.DEMO_CORPUS, tempfile.mkdtemp() + "/demo", dense=False)
         >>> index.has("bm25"), index.has("dense")
         (True, False)
         >>> sorted({c.source for c in index.store})[:2]
         ['docs/helios-x2-manual.pdf', 'docs/warranty-policy.pdf']
     """
-    from ragkit.ingestion import ingest as ingest_files
+    from ragkit.ingest import ingest as parse_files
 
     if not (bm25 or dense):
         raise ValueError("build at least one search index: bm25=True and/or dense=True")
     roots = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    ingest_files(roots, out, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
+    parse_files(roots, out, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     return Index.build(out, embedder=embedder, bm25=bm25, dense=dense, show_progress=show_progress)
 
 
@@ -113,7 +113,7 @@ def tune_retriever(
 
     Returns:
         A ``TuningResult`` (``out_dir``, ``metrics_before``, ``metrics_after``); use the model
-        with ``ragkit.ingest(..., embedder=out)``.
+        with ``ragkit.ingest_files(..., embedder=out)``.
 
     Example:
         >>> result = ragkit.tune_retriever("runs/qa/train.jsonl", "runs/embedder", index="runs/idx",
@@ -234,7 +234,7 @@ def evaluate(
 
     Example:
         >>> import tempfile, ragkit
-        >>> index = ragkit.ingest(ragkit.DEMO_CORPUS, tempfile.mkdtemp() + "/demo", dense=False)
+        >>> index = ragkit.ingest_files(ragkit.DEMO_CORPUS, tempfile.mkdtemp() + "/demo", dense=False)
         >>> warranty = [c.id for c in index.store if c.source == "docs/warranty-policy.pdf"]
         >>> result = ragkit.evaluate(ragkit.Pipeline(index=index.directory),
         ...                          {"q1": "How many years of warranty does the inverter have?"},

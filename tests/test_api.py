@@ -73,20 +73,30 @@ def test_import_ragkit_is_light_and_names_resolve() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     loaded, names = json.loads(done.stdout.splitlines()[-1])
     assert loaded == []  # nothing heavy, not even the API module, until a name is used
-    assert names["Pipeline"] == "type" and names["Index"] == "type" and names["ingest"] == "function"
+    assert names["Pipeline"] == "type" and names["Index"] == "type" and names["ingest_files"] == "function"
     assert set(names) == set(ragkit.__all__)
+
+
+def test_api_names_survive_importing_the_submodules() -> None:
+    """Why ``ingest_files`` and not ``ingest``: importing ``ragkit.ingest`` (the module) sets the package attribute."""
+    import ragkit.ingest  # noqa: F401
+
+    assert callable(ragkit.ingest_files) and not callable(ragkit.ingest)
+    clashing = [n for n in ragkit.__all__ if (Path(ragkit.__file__).parent / n).exists()
+                or (Path(ragkit.__file__).parent / f"{n}.py").exists()]
+    assert clashing == []  # no API name is also a submodule of ragkit
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Pipelin'"):
         ragkit.Pipelin  # noqa: B018
-    assert ragkit.Pipeline is Pipeline and ragkit.ingest is ragkit.api.ingest
-    assert {"ingest", "Pipeline", "evaluate"} <= set(dir(ragkit))
+    assert ragkit.Pipeline is Pipeline and ragkit.ingest_files is ragkit.api.ingest_files
+    assert {"ingest_files", "Pipeline", "evaluate"} <= set(dir(ragkit))
 
 
 @pytest.fixture(scope="module")
 def bm25_index(tmp_path_factory) -> Path:
-    return ragkit.ingest(ragkit.DEMO_CORPUS, tmp_path_factory.mktemp("api") / "idx", dense=False).directory
+    return ragkit.ingest_files(ragkit.DEMO_CORPUS, tmp_path_factory.mktemp("api") / "idx", dense=False).directory
 
 
 def test_ingest_builds_only_what_is_asked_and_refuses_nothing(bm25_index: Path, tmp_path: Path) -> None:
@@ -94,9 +104,9 @@ def test_ingest_builds_only_what_is_asked_and_refuses_nothing(bm25_index: Path, 
     assert index.has("bm25") and not index.has("dense")
     assert {c.source for c in index.store} >= {"notes/faq.md", "src/helios_monitor.py"}
     with pytest.raises(ValueError, match="at least one search index"):
-        ragkit.ingest(ragkit.DEMO_CORPUS, tmp_path / "x", bm25=False, dense=False)
+        ragkit.ingest_files(ragkit.DEMO_CORPUS, tmp_path / "x", bm25=False, dense=False)
     with pytest.raises(FileNotFoundError, match="no such file"):
-        ragkit.ingest(tmp_path / "missing", tmp_path / "y")
+        ragkit.ingest_files(tmp_path / "missing", tmp_path / "y")
 
 
 def test_pipeline_auto_retriever_is_the_cli_choice(bm25_index: Path) -> None:
@@ -112,7 +122,7 @@ def test_pipeline_auto_retriever_is_the_cli_choice(bm25_index: Path) -> None:
 
 
 def test_auto_retriever_on_an_unindexed_directory_says_what_to_run(tmp_path: Path) -> None:
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
 
     ingest([ragkit.DEMO_CORPUS / "notes"], tmp_path / "raw")
     with pytest.raises(ValueError, match="ragkit index"):

@@ -6,7 +6,7 @@ import pytest
 
 import ragkit
 from ragkit.indexes.index import Index
-from ragkit.ingestion import ingest
+from ragkit.ingest import ingest
 from ragkit.pipeline import Pipeline
 
 DEMO = Path(ragkit.__file__).parent / "demo_corpus"

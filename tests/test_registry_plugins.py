@@ -88,7 +88,7 @@ def test_plugins_are_listed_unimported_then_built_and_run_in_a_pipeline(site: Pa
         listed = "suffix" in available("rewriter") and "reverse" in available("reranker")
         imported_on_listing = "ragkit_suffix" in sys.modules
         rewriter = build("rewriter", {"type": "suffix", "suffix": "years"})
-        index = ragkit.ingest(ragkit.DEMO_CORPUS, "idx", dense=False)
+        index = ragkit.ingest_files(ragkit.DEMO_CORPUS, "idx", dense=False)
         plain = ragkit.Pipeline(index=index.directory, retriever="bm25", k=5)
         plugged = ragkit.Pipeline(index=index.directory, retriever="bm25", k=5, rewriter="suffix", reranker="reverse")
         question = "How long does the warranty last?"
@@ -114,7 +114,7 @@ def test_the_cli_uses_a_plugin_rewriter(site: Path) -> None:
     done = _python(site, """
         import ragkit
         from ragkit.cli import app
-        ragkit.ingest(ragkit.DEMO_CORPUS / "notes", "idx", dense=False)
+        ragkit.ingest_files(ragkit.DEMO_CORPUS / "notes", "idx", dense=False)
         app(["search", "idx", "How often does the app update?", "--mode", "bm25", "--rewrite", "suffix",
              "--json", "-k", "1"], standalone_mode=False)
     """)

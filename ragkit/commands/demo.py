@@ -27,7 +27,7 @@ def demo_cmd(
     """Build the QA bot over the bundled demo corpus (PDFs, Markdown, code) and answer sample questions."""
     from ragkit.commands.serve import load_pipeline, print_answer
     from ragkit.indexes.index import Index
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
 
     console.rule("[bold]1/3 ingest[/] " + str(DEMO_CORPUS))
     report = ingest([DEMO_CORPUS], out)

@@ -25,7 +25,7 @@ def ingest_cmd(
     """Parse PDFs, source code and text under PATHS into the chunk store of an index directory."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
 
     with Progress(
         TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -47,7 +47,7 @@ def _index(cfg: CompareConfig, out: Path, log: Callable[[str], None]) -> tuple[P
     record: dict[str, Any] = {"index": str(index_dir)}
     with measure() as cost:
         if cfg.corpus:
-            from ragkit.ingestion import ingest
+            from ragkit.ingest import ingest
 
             paths = cfg.corpus_paths()
             log(f"ingesting {', '.join(map(str, paths))} -> {index_dir}")

@@ -35,7 +35,7 @@ APP = _app()
 @pytest.fixture(scope="session")
 def demo_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ragkit.indexes.index import Index
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
 
     out = tmp_path_factory.mktemp("commands-serve") / "demo-index"
     ingest([DEMO], out)

@@ -86,7 +86,7 @@ def test_demo_qa_jsonl_matches_the_demo_corpus(tmp_path):
     from ragkit.defaults import DEMO_CORPUS
     from ragkit.eval.answers import normalize_answer
     from ragkit.indexes.store import ChunkStore
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
     from ragkit.tuning.data import read_qa_jsonl
 
     ingest([DEMO_CORPUS], tmp_path / "idx")

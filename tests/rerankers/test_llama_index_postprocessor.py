@@ -21,7 +21,7 @@ FAKE_JUDGE = {"type": "llm", "llm": {"type": "fake", "responses": {"every 5 minu
 
 @pytest.fixture(scope="module")
 def demo_index(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(ragkit.ingest(ragkit.DEMO_CORPUS, tmp_path_factory.mktemp("li-post") / "idx", dense=False).directory)
+    return str(ragkit.ingest_files(ragkit.DEMO_CORPUS, tmp_path_factory.mktemp("li-post") / "idx", dense=False).directory)
 
 
 def _nodes(index: str, k: int = 6) -> list[NodeWithScore]:

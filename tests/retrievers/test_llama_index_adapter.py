@@ -30,7 +30,7 @@ def test_aretrieve_runs_off_the_event_loop_and_matches_retrieve(tmp_path):
 
     import ragkit
 
-    index = ragkit.ingest(ragkit.DEMO_CORPUS / "notes", tmp_path / "idx", dense=False).directory
+    index = ragkit.ingest_files(ragkit.DEMO_CORPUS / "notes", tmp_path / "idx", dense=False).directory
     bm25 = BM25Retriever(index)
     threads: list[str] = []
 

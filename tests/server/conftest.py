@@ -19,7 +19,7 @@ FAKE_ANSWER = "The Helios Monitor app receives a new data point every 5 minutes 
 def demo_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo corpus ingested and BM25-indexed once per test session."""
     from ragkit.indexes.index import Index
-    from ragkit.ingestion import ingest
+    from ragkit.ingest import ingest
 
     out = tmp_path_factory.mktemp("server") / "demo-index"
     ingest([DEMO], out)

@@ -7,7 +7,7 @@ import pytest
 
 import ragkit
 from ragkit.indexes.store import ChunkStore
-from ragkit.ingestion import ingest, walk
+from ragkit.ingest import ingest, walk
 
 DEMO = Path(ragkit.__file__).parent / "demo_corpus"
 REPO = Path(ragkit.__file__).parent.parent
