@@ -318,7 +318,14 @@ def create_app(
         future.add_done_callback(lambda _done: state.update(pending=state["pending"] - 1))
         return future
 
-    app.include_router(openai_router(pipeline, feedback, submit, answer_payload, max_question_chars))
+    async def record(answer: Answer, answer_id: str) -> dict[str, Any]:
+        """Log an answer of the /v1 routes as /ask logs its answers; return /ask's JSON for it."""
+        payload = answer_payload(answer, answer_id)
+        await run_in_threadpool(feedback.record_answer, answer_id, answer.question, answer.text, answer.mode,
+                                payload["citations"], payload["sources"])
+        return payload
+
+    app.include_router(openai_router(pipeline, submit, record, max_question_chars))
 
     @app.get("/", include_in_schema=False)
     async def index_page() -> FileResponse:

@@ -25,14 +25,12 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, AsyncIterator, Awaitable, Callable, Literal
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ragkit.feedback import FeedbackLog
 from ragkit.pipeline import Pipeline
 from ragkit.types import Answer
 
@@ -44,6 +42,7 @@ MODELS = {"ragkit": "rag", "ragkit-closed-book": "closed-book"}
 """Model id -> pipeline mode."""
 
 Submit = Callable[..., "asyncio.Future[Any]"]
+Record = Callable[[Answer, str], Awaitable[dict[str, Any]]]
 
 
 class ChatMessage(BaseModel):
@@ -129,21 +128,15 @@ def _chunk(completion_id: str, created: int, model: str, delta: dict[str, Any], 
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-def openai_router(
-    pipeline: Pipeline,
-    feedback: FeedbackLog,
-    submit: Submit,
-    payload: Callable[[Answer, str], dict[str, Any]],
-    max_question_chars: int,
-) -> APIRouter:
+def openai_router(pipeline: Pipeline, submit: Submit, record: Record, max_question_chars: int) -> APIRouter:
     """The ``/v1`` routes over ``pipeline``.
 
     Args:
         pipeline: the pipeline that answers.
-        feedback: the answer log (``answer_id`` refers to it, as for ``/ask``).
         submit: ``submit(fn, *args) -> Future``: runs ``fn`` on the service's one model thread,
             raising the service's 429 when too many questions wait.
-        payload: ``(answer, answer_id) -> /ask's JSON``, for ``sources`` and ``citations``.
+        record: ``await record(answer, answer_id)`` logs the answer as ``/ask`` does (feedback
+            refers to ``answer_id``) and returns ``/ask``'s JSON, for ``sources`` and ``citations``.
         max_question_chars: longer questions are refused.
     """
     router = APIRouter(prefix="/v1")
@@ -153,12 +146,6 @@ def openai_router(
     async def models() -> dict[str, Any]:
         data = [{"id": name, "object": "model", "created": started, "owned_by": "ragkit"} for name in MODELS]
         return {"object": "list", "data": data}
-
-    async def log_answer(answer: Answer, answer_id: str) -> dict[str, Any]:
-        body = payload(answer, answer_id)
-        await run_in_threadpool(feedback.record_answer, answer_id, answer.question, answer.text, answer.mode,
-                                body["citations"], body["sources"])
-        return body
 
     @router.post("/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
@@ -176,7 +163,7 @@ def openai_router(
                 answer = await submit(answer_on_model_thread, pipeline, question, mode, None)
             except ValueError as exc:  # the pipeline's user errors ("no index: use closed-book" …)
                 return OpenAIError(400, str(exc)).response()
-            logged = await log_answer(answer, answer_id)
+            logged = await record(answer, answer_id)
             message = {"role": "assistant", "content": answer.text}
             return JSONResponse({
                 "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
@@ -205,7 +192,7 @@ def openai_router(
                 yield _chunk(completion_id, created, body.model, {"content": pieces.get_nowait()})
             try:
                 answer = future.result()
-                logged = await log_answer(answer, answer_id)
+                logged = await record(answer, answer_id)
             except Exception as exc:  # the status line is sent: report in the stream, as OpenAI does
                 if not isinstance(exc, ValueError):
                     log.error("POST /v1/chat/completions (stream) failed", exc_info=exc)
