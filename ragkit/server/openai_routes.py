@@ -178,6 +178,8 @@ def openai_router(pipeline: Pipeline, submit: Submit, record: Record, max_questi
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
         future = submit(answer_on_model_thread, pipeline, question, mode, on_text)
+        # a client that hangs up mid-stream leaves the answer unread: mark its error seen (events() re-raises it)
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
         async def events() -> AsyncIterator[str]:
             yield _chunk(completion_id, created, body.model, {"role": "assistant", "content": ""})

@@ -126,3 +126,18 @@ def test_errors_are_openai_errors(client) -> None:
         client.chat.completions.create(model="ragkit", messages=[{"role": "user", "content": "  "}], stream=True)
     with pytest.raises(openai.BadRequestError, match="n=2"):
         client.chat.completions.create(model="ragkit", n=2, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_a_failure_mid_stream_reaches_the_client_as_an_error(make_pipeline, demo_index: Path, feedback_db: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from ragkit.server.app import create_app
+
+    app = create_app(make_pipeline(demo_index, fail=True), feedback_db)
+    with TestClient(app) as http:
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=http, max_retries=0)
+        stream = client.chat.completions.create(
+            model="ragkit", stream=True, messages=[{"role": "user", "content": "How often does the app update?"}])
+        with pytest.raises(openai.APIError, match="internal server error"):
+            list(stream)
+        assert http.get("/health").json()["asks_pending"] == 0  # the failed ask no longer counts as waiting
