@@ -8,7 +8,7 @@ that is not installed) print one clear line and exit with status 2, without a tr
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Annotated, Callable
 
 import typer
 
@@ -25,6 +25,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show the model libraries' own progress bars and messages (Loading weights …).")] = False,
+) -> None:
+    """Retrieval-augmented generation where every stage can be tuned and measured."""
+    from ragkit.commands.quiet import set_library_output
+
+    set_library_output(verbose)
+
+
 tune_app = typer.Typer(help="Fine-tune the retriever, the reranker or the generator.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")
 

@@ -4,6 +4,17 @@ A component stores each ``__init__`` argument as ``self.<same name>``; its confi
 derived (``to_config``), never hand-maintained, and ``build(kind, config)`` makes it again.
 Configs hold registered names, never import paths.
 
+Third-party packages add components through the ``ragkit.components`` entry-point group, one
+entry point per component, named ``KIND.NAME`` and pointing at the class (or at a module whose
+import registers ``NAME`` with ``@register``). In a plug-in's ``pyproject.toml``::
+
+    [project.entry-points."ragkit.components"]
+    "rewriter.acronyms" = "ragkit_acronyms:AcronymRewriter"
+
+The entry point is imported on demand: when a config names a component no built-in module
+registers (``build("rewriter", "acronyms")``); ``available`` lists the plug-ins' names without
+importing them. Built-in names cannot be taken over by a plug-in.
+
 Example:
     >>> @register("retriever", "bm25")
     ... class BM25Retriever(Component):
@@ -16,10 +27,15 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
+import types
 from typing import Any, Callable, TypeVar
 
-__all__ = ["Component", "register", "alias", "build", "get", "available", "KINDS"]
+__all__ = ["Component", "register", "alias", "build", "get", "available", "KINDS", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "ragkit.components"
+"""The entry-point group of third-party components; entry point names are ``KIND.NAME``."""
 
 T = TypeVar("T")
 
@@ -134,10 +150,57 @@ def _load_builtins(kind: str) -> None:
                 raise
 
 
+def _plugins(kind: str) -> dict[str, list[importlib.metadata.EntryPoint]]:
+    """Installed ``ragkit.components`` entry points of ``kind``, by component name (read, not imported)."""
+    found: dict[str, list[importlib.metadata.EntryPoint]] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        ep_kind, _, name = ep.name.partition(".")
+        if ep_kind == kind and name:
+            found.setdefault(name, []).append(ep)
+    return found
+
+
+def _distribution(ep: importlib.metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "an unknown package"
+
+
+def _load_plugin(kind: str, name: str) -> None:
+    """Import the entry point ``KIND.NAME`` (if one is installed) and register what it points at.
+
+    Raises:
+        ImportError: the plug-in fails to import, or two packages provide the same name.
+        TypeError: it points at something that is not a class, nor a module registering ``name``.
+    """
+    eps = _plugins(kind).get(name)
+    if not eps:
+        return
+    if len({ep.value for ep in eps}) > 1:
+        packages = ", ".join(f"{_distribution(ep)} ({ep.value})" for ep in eps)
+        raise ImportError(f"{kind} {name!r} is provided by several packages: {packages}; uninstall all but one")
+    ep = eps[0]
+    try:
+        target = ep.load()
+    except Exception as exc:
+        raise ImportError(
+            f"{kind} {name!r} from package {_distribution(ep)} ({ep.value}) failed to import: {exc}"
+        ) from exc
+    if isinstance(target, types.ModuleType):
+        if name not in _REGISTRY.get(kind, {}):
+            raise TypeError(f"entry point {ep.name} = {ep.value} imported a module that registers no {kind} {name!r}")
+        return
+    if not isinstance(target, type):
+        raise TypeError(f"entry point {ep.name} = {ep.value} must name a class, got {type(target).__name__}")
+    registered = _REGISTRY.get(kind, {}).get(name)
+    if registered is not target:
+        register(kind, name)(target)
+
+
 def get(kind: str, name: str) -> type:
-    """The class registered as ``name`` for ``kind``; a clear error lists the choices."""
+    """The class registered as ``name`` for ``kind`` (built-in, or a plug-in's entry point); a clear error lists the choices."""
     _load_builtins(kind)
     name = _resolve(kind, {"type": name})["type"]
+    if name not in _REGISTRY.get(kind, {}):
+        _load_plugin(kind, name)
     try:
         return _REGISTRY[kind][name]
     except KeyError:
@@ -146,9 +209,9 @@ def get(kind: str, name: str) -> type:
 
 
 def available(kind: str) -> list[str]:
-    """Registered names for ``kind``, sorted."""
+    """Registered names for ``kind`` and the names installed plug-ins provide, sorted."""
     _load_builtins(kind)
-    return sorted([*_REGISTRY.get(kind, {}), *_ALIASES.get(kind, {})])
+    return sorted({*_REGISTRY.get(kind, {}), *_ALIASES.get(kind, {}), *_plugins(kind)})
 
 
 def build(kind: str, config: str | dict[str, Any]) -> Any:

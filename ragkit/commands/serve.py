@@ -176,7 +176,10 @@ def serve_cmd(
     k: KOpt = None,
     warmup: Annotated[bool, typer.Option(help="Load the indexes and models before accepting requests.")] = True,
 ) -> None:
-    """Serve a chat page and a JSON API (POST /ask, POST /feedback, GET /health) over an index."""
+    """Serve a chat page and a JSON API (POST /ask, POST /feedback, GET /health) over an index.
+
+    It also answers OpenAI clients: POST /v1/chat/completions (streamed or not) and GET /v1/models.
+    """
     import uvicorn
 
     from ragkit.server.app import create_app

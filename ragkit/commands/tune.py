@@ -28,36 +28,15 @@ def _llm_config(llm: str) -> dict[str, Any]:
 
 
 def _store(index: Optional[Path]):
-    if index is None:
-        return None
-    from ragkit.indexes.manifest import read_manifest
-    from ragkit.indexes.store import ChunkStore
+    from ragkit.tuning.inputs import chunk_store
 
-    read_manifest(index)  # a clear error when it is not an index directory
-    return ChunkStore.load(index)
-
-
-def _read(path: Optional[Path], store: Any):
-    from ragkit.tuning.data import read_qa_jsonl
-
-    return read_qa_jsonl(path, store=store) if path is not None else []
+    return chunk_store(index)
 
 
 def _mine(pairs: list, index: Optional[Path], store: Any, n: int) -> list:
-    """Hard negatives from the index: its BM25 retriever when built, else in-memory BM25 over its chunks."""
-    if n <= 0 or not pairs:
-        return pairs
-    if store is None:
-        raise typer.BadParameter("mining hard negatives needs --index (the index the QA pairs come from)")
-    from ragkit.tuning.negatives import mine_hard_negatives
+    from ragkit.tuning.inputs import mine_from_index
 
-    retriever = None
-    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-    if "bm25" in manifest:
-        from ragkit.registry import build
-
-        retriever = build("retriever", {"type": "bm25", "index": str(index)})
-    return mine_hard_negatives(pairs, store, n=n, retriever=retriever)
+    return mine_from_index(pairs, index, store, n)
 
 
 def _report(result: Any, title: str) -> None:
@@ -134,17 +113,12 @@ def tune_retriever_cmd(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Fine-tune the dense retriever's embedder; use the result with `ragkit index --embedder OUT`."""
-    from ragkit.tuning.evaluate import task_from_pairs
-    from ragkit.tuning.retriever import RetrieverTuner
+    from ragkit.api import tune_retriever
 
-    store = _store(index)
-    pairs = _mine(_read(train, store), index, store, hard_negatives)
-    dev_pairs = _read(dev, store)
-    evaluation = task_from_pairs(dev_pairs, store) if dev_pairs and store is not None else None
-    tuner = RetrieverTuner(base=base, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           max_seq_length=max_seq_length, loss=loss, hard_negatives=hard_negatives, lora=lora, seed=seed,
-                           precision=precision)
-    _report(tuner.fit(pairs, out, evaluation=evaluation), "retriever (dev)")
+    result = tune_retriever(train, out, index=index, dev=dev, base=base, epochs=epochs, batch_size=batch_size,
+                            learning_rate=learning_rate, max_seq_length=max_seq_length, loss=loss,
+                            hard_negatives=hard_negatives, lora=lora, seed=seed, precision=precision)
+    _report(result, "retriever (dev)")
 
 
 def tune_reranker_cmd(
@@ -180,26 +154,14 @@ def tune_reranker_cmd(
         raise typer.BadParameter(f"--kind must be bi-encoder or cross-encoder, not {kind!r}")
     if out is None:
         raise typer.BadParameter("the cross-encoder kind needs --out DIR")
-    from ragkit.tuning.evaluate import task_from_pairs
-    from ragkit.tuning.feedback import read_feedback, rerank_examples_from_feedback
-    from ragkit.tuning.reranker import RerankerTuner
+    from ragkit.api import tune_reranker
 
     if train is None and feedback is None:
         raise typer.BadParameter("give --train QA pairs and/or --feedback LOG")
-    store = _store(index)
-    pairs = _read(train, store)
-    if feedback is not None:
-        pairs += rerank_examples_from_feedback(read_feedback(feedback), store)
-    need = [p for p in pairs if len(p.negatives) < negatives]
-    if need and store is not None:
-        mined = {id(p): m for p, m in zip(need, _mine(need, index, store, negatives))}
-        pairs = [mined.get(id(p), p) for p in pairs]
-    dev_pairs = _read(dev, store)
-    evaluation = task_from_pairs(dev_pairs, store) if dev_pairs and store is not None else None
-    tuner = RerankerTuner(base=base, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                          max_length=max_length, negatives=negatives, loss=loss, query_rewrite=query_rewrite,
-                          llm=_llm_config(llm), eval_depth=depth, seed=seed, precision=precision)
-    result = tuner.fit(pairs, out, evaluation=evaluation)
+    result = tune_reranker(out, train, feedback=feedback, index=index, dev=dev, base=base, epochs=epochs,
+                           batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
+                           negatives=negatives, loss=loss, query_rewrite=query_rewrite, llm=_llm_config(llm),
+                           eval_depth=depth, seed=seed, precision=precision)
     if result.record.get("car"):
         console.print(f"CAR: {result.record['car']}")
     _report(result, "reranker (dev; before = BM25)")
@@ -263,13 +225,12 @@ def tune_generator_cmd(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """LoRA fine-tune the generator LLM on QA pairs (closed-book or RAG-style with distractors)."""
-    from ragkit.tuning.generator import GeneratorTuner, merge_adapter
+    from ragkit.api import tune_generator
+    from ragkit.tuning.generator import merge_adapter
 
-    store = _store(index)
-    pool = [c.text for c in store] if store is not None else None
-    tuner = GeneratorTuner(base=base, mode=mode, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           lora_rank=lora_rank, lora_alpha=2 * lora_rank, max_length=max_length, seed=seed)
-    result = tuner.fit(_read(train, store), out, evaluation=_read(dev, store) or None, pool=pool)
+    result = tune_generator(train, out, index=index, dev=dev, base=base, mode=mode, epochs=epochs,
+                            batch_size=batch_size, learning_rate=learning_rate, lora_rank=lora_rank,
+                            lora_alpha=2 * lora_rank, max_length=max_length, seed=seed)
     _report(result, f"generator {mode} (dev)")
     if merge_to is not None:
         console.print(f"[green]merged[/] into {merge_adapter(out, merge_to)}")

@@ -285,7 +285,7 @@ def _environment(cfg: CompareConfig) -> dict[str, Any]:
 
     import torch
 
-    from ragkit import __version__
+    from ragkit.version import __version__
 
     return {"ragkit": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "machine": platform.machine(), "processor": platform.processor() or None, "cpus": os.cpu_count(),

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ragkit import __version__
+from ragkit.version import __version__
 from ragkit.indexes.atomic import atomic_write_text
 
 __all__ = ["FORMAT", "MANIFEST", "IndexFormatError", "read_manifest", "write_manifest", "new_manifest", "read_index_config"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Iterator
 
 from ragkit.llm.base import LLM, LLMError, Message, apply_stop, check_conversations
 from ragkit.registry import register
@@ -19,6 +20,8 @@ class FakeLLM(LLM):
             ``default``.
         default: the answer when no dict key matches (or ``responses`` is ``None``).
         fail: raise ``LLMError`` on every call (to test fallbacks).
+        stream_words: ``stream_chat`` yields the reply word by word (to test streaming
+            consumers); otherwise in one piece.
 
     Attributes:
         calls: every prompt seen, in order (chat conversations rendered as ``role: content``
@@ -26,13 +29,18 @@ class FakeLLM(LLM):
     """
 
     def __init__(
-        self, responses: list[str] | dict[str, str] | None = None, default: str = "", fail: bool = False
+        self,
+        responses: list[str] | dict[str, str] | None = None,
+        default: str = "",
+        fail: bool = False,
+        stream_words: bool = False,
     ):
         if isinstance(responses, list) and not responses:
             raise ValueError("responses is an empty list; pass at least one response, or None")
         self.responses = responses
         self.default = default
         self.fail = fail
+        self.stream_words = stream_words
         self.calls: list[str] = []
         self._next = 0
 
@@ -78,3 +86,14 @@ class FakeLLM(LLM):
         check_conversations(conversations)
         rendered = ["\n".join(f"{m['role']}: {m['content']}" for m in conv) for conv in conversations]
         return [self._finish(self._answer(p), max_new_tokens, stop) for p in rendered]
+
+    def stream_chat(
+        self, conversation: list[Message], max_new_tokens: int | None = None, stop: list[str] | None = None
+    ) -> Iterator[str]:
+        """The ``chat`` reply, in one piece or (``stream_words``) a piece per word, spaces kept."""
+        text = self.chat([conversation], max_new_tokens=max_new_tokens, stop=stop)[0]
+        if not self.stream_words:
+            yield text
+            return
+        for i, word in enumerate(text.split(" ")):
+            yield word if i == 0 else " " + word

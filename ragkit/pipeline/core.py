@@ -25,9 +25,11 @@ from ragkit.indexes.promoted import pointer_path
 from ragkit.registry import build, get
 from ragkit.types import Answer, Hit
 
-__all__ = ["Pipeline", "MODES", "default_retriever"]
+__all__ = ["Pipeline", "MODES", "AUTO", "default_retriever"]
 
 MODES = ("rag", "closed-book")
+AUTO = "auto"
+"""The retriever name that means "whichever fits the index" (``default_retriever``)."""
 
 
 def _with_index(config: str | dict[str, Any], index: str) -> dict[str, Any]:
@@ -61,7 +63,8 @@ class Pipeline:
     Args:
         index: index directory (``ragkit ingest`` + ``ragkit index``); ``None`` for closed-book only.
         retriever: retriever config (``"bm25"``, ``"dense"``, ``"hybrid"`` or a dict);
-            its ``index`` defaults to the pipeline's.
+            its ``index`` defaults to the pipeline's. ``"auto"`` (the default) is the CLI's
+            choice, ``default_retriever(index)``, made when the retriever is first built.
         rewriter: optional query rewriter config (``ragkit.rewriters``).
         reranker: optional reranker config (``ragkit.rerankers``).
         generator: generator config; default ``{"type": "llm"}`` (SmolLM2-135M, offline).
@@ -72,7 +75,7 @@ class Pipeline:
     def __init__(
         self,
         index: str | None = None,
-        retriever: str | dict[str, Any] | None = "hybrid",
+        retriever: str | dict[str, Any] | None = AUTO,
         rewriter: str | dict[str, Any] | None = None,
         reranker: str | dict[str, Any] | None = None,
         generator: str | dict[str, Any] | None = None,
@@ -110,9 +113,10 @@ class Pipeline:
             k: passages per answer; ``None`` keeps the spec's value (default 4).
 
         Returns:
-            A ``Pipeline``; without a retriever in the spec it is ``default_retriever(index)``;
-            without a reranker, the index's promoted reranker if it has one
-            (``ragkit.rerankers.promoted``); its generator is the default (SmolLM2-135M).
+            A ``Pipeline``; without a retriever in the spec (or with ``"auto"``) it is
+            ``default_retriever(index)``, resolved now; without a reranker, the index's promoted
+            reranker if it has one (``ragkit.rerankers.promoted``); its generator is the default
+            (SmolLM2-135M).
 
         Raises:
             FileNotFoundError / ValueError: the index is missing or has no search index; the spec
@@ -120,7 +124,7 @@ class Pipeline:
         """
         config: dict[str, Any] = dict(spec) if isinstance(spec, dict) else load_spec(spec) if spec else {}
         config["index"] = str(index)
-        if "retriever" not in config:
+        if config.get("retriever", AUTO) == AUTO:
             config["retriever"] = default_retriever(index)
         if "reranker" not in config and pointer_path(index, "reranker").exists():
             config["reranker"] = {"type": "promoted", "index": str(index)}  # `ragkit tune reranker` promoted one
@@ -145,6 +149,8 @@ class Pipeline:
             if stage == "retriever":
                 if self.index is None:
                     raise ValueError("this pipeline has no index: pass index=DIR, or use mode='closed-book'")
+                if config == AUTO:
+                    config = default_retriever(self.index)
                 config = _with_index(config, self.index)
             self._built[stage] = build(stage, config)
         return self._built[stage]

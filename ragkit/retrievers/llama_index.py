@@ -1,28 +1,33 @@
 """Use any ragkit retriever as a llama-index ``BaseRetriever``.
 
+``retrieve`` and ``aretrieve`` both work; the async one runs the ragkit call in a worker thread
+(``asyncio.to_thread``), so an event loop is never blocked by BM25 or the query encoder.
+
 Example:
-    >>> from ragkit.retrievers.hybrid import HybridRetriever          # doctest: +SKIP
-    >>> li = as_llama_index_retriever(HybridRetriever("runs/idx"), k=5)  # doctest: +SKIP
-    >>> li.retrieve("how do I reset the device?")                    # doctest: +SKIP
+    >>> from ragkit.retrievers.hybrid import HybridRetriever                    # doctest: +SKIP
+    >>> li = as_llama_index_retriever(HybridRetriever("runs/idx"), k=5)         # doctest: +SKIP
+    >>> li.retrieve("how do I reset the device?")                              # doctest: +SKIP
+    >>> await li.aretrieve("how do I reset the device?")                       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from ragkit.llama_nodes import hit_to_node
 
 __all__ = ["RagkitRetriever", "as_llama_index_retriever"]
-
-_PROVENANCE = ("source", "kind", "language", "page", "start_line", "end_line", "symbol", "heading")
 
 
 class RagkitRetriever(BaseRetriever):
     """A llama-index retriever that delegates to a ragkit ``retrieve(queries, k)``.
 
     Args:
-        retriever: any object with ``retrieve(list[str], k) -> list[list[Hit]]``.
+        retriever: any object with ``retrieve(list[str], k) -> list[list[Hit]]`` (a ragkit retriever).
         k: hits per query.
     """
 
@@ -31,19 +36,14 @@ class RagkitRetriever(BaseRetriever):
         self._k = k
         super().__init__(**kwargs)
 
+    def _hits(self, query: str) -> list[NodeWithScore]:
+        return [hit_to_node(hit) for hit in self._ragkit.retrieve([query], k=self._k)[0]]
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._ragkit.retrieve([query_bundle.query_str], k=self._k)[0]
-        nodes = []
-        for hit in hits:
-            chunk = hit.chunk
-            metadata: dict[str, Any] = {"retriever": hit.retriever, "rank": hit.rank}
-            text = ""
-            if chunk is not None:
-                text = chunk.text
-                metadata.update({key: getattr(chunk, key) for key in _PROVENANCE if getattr(chunk, key) not in (None, [])})
-            node = TextNode(id_=hit.chunk_id, text=text, metadata=metadata)
-            nodes.append(NodeWithScore(node=node, score=hit.score))
-        return nodes
+        return self._hits(query_bundle.query_str)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._hits, query_bundle.query_str)
 
 
 def as_llama_index_retriever(retriever: Any, k: int = 10) -> BaseRetriever:

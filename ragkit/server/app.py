@@ -1,5 +1,8 @@
 """The chat service: ``POST /ask``, ``POST /feedback``, ``GET /health`` and a chat page at ``/``.
 
+It also speaks OpenAI's chat-completions API (``POST /v1/chat/completions``, ``GET /v1/models``;
+``ragkit.server.openai_routes``), answered on the same model thread as ``/ask``.
+
 ``create_app(pipeline, feedback_db)`` builds a FastAPI app around one ``Pipeline``. Model calls
 are not thread-safe, so every ``/ask`` runs on one dedicated worker thread (a single-thread
 executor): asks are answered one at a time, in arrival order, off the event loop, while
@@ -35,6 +38,7 @@ from starlette.exceptions import HTTPException
 
 from ragkit.pipeline import Pipeline
 from ragkit.feedback import FeedbackLog, UnknownAnswerError
+from ragkit.server.openai_routes import openai_router
 from ragkit.types import Answer
 
 __all__ = ["create_app", "answer_payload", "MAX_QUESTION_CHARS", "STATIC_DIR"]
@@ -312,6 +316,24 @@ def create_app(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {"ok": True, "answer_id": body.answer_id, "rows": len(ids)}
+
+    def submit(fn: Any, *args: Any) -> asyncio.Future:
+        """Run ``fn(*args)`` on the model thread, counted as a waiting ask (429 beyond ``max_pending``)."""
+        if state["pending"] >= max_pending:
+            raise HTTPException(429, f"{state['pending']} questions are already waiting; retry in a moment")
+        state["pending"] += 1
+        future = asyncio.get_running_loop().run_in_executor(executor(), fn, *args)
+        future.add_done_callback(lambda _done: state.update(pending=state["pending"] - 1))
+        return future
+
+    async def record(answer: Answer, answer_id: str) -> dict[str, Any]:
+        """Log an answer of the /v1 routes as /ask logs its answers; return /ask's JSON for it."""
+        payload = answer_payload(answer, answer_id)
+        await run_in_threadpool(feedback.record_answer, answer_id, answer.question, answer.text, answer.mode,
+                                payload["citations"], payload["sources"])
+        return payload
+
+    app.include_router(openai_router(pipeline, submit, record, max_question_chars))
 
     @app.get("/", include_in_schema=False)
     async def index_page() -> FileResponse:

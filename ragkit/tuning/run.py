@@ -117,7 +117,7 @@ def tuning_run(
         n_train: number of training examples.
         seed: the run's seed.
     """
-    from ragkit import __version__
+    from ragkit.version import __version__
     from ragkit.models import model_id
 
     start = time.perf_counter()

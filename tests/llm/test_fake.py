@@ -48,7 +48,14 @@ def test_fake_counts_whitespace_tokens_and_config_excludes_state():
     fake = build("llm", {"type": "fake", "responses": ["x"]})
     assert fake.count_tokens("a b  c\nd") == 4
     fake.complete(["p"])
-    assert fake.to_config() == {"type": "fake", "responses": ["x"], "default": "", "fail": False}
+    assert fake.to_config() == {"type": "fake", "responses": ["x"], "default": "", "fail": False, "stream_words": False}
+
+
+def test_fake_streams_in_one_piece_or_word_by_word():
+    convo = [{"role": "user", "content": "q"}]
+    assert list(FakeLLM(default="a b  c").stream_chat(convo)) == ["a b  c"]
+    words = list(FakeLLM(default="a b  c", stream_words=True).stream_chat(convo))
+    assert words == ["a", " b", " ", " c"] and "".join(words) == "a b  c"
 
 
 def test_chat_rejects_malformed_messages():

@@ -22,3 +22,31 @@ def test_ragkit_retriever_plugs_into_llama_index(index_dir):
     assert [n.node.node_id for n in adapter.retrieve(QueryBundle("reset the router"))] == [
         h.chunk_id for h in expected
     ]
+
+
+def test_aretrieve_runs_off_the_event_loop_and_matches_retrieve(tmp_path):
+    import asyncio
+    import threading
+
+    import ragkit
+
+    index = ragkit.ingest_files(ragkit.DEMO_CORPUS / "notes", tmp_path / "idx", dense=False).directory
+    bm25 = BM25Retriever(index)
+    threads: list[str] = []
+
+    class Recording:
+        def retrieve(self, queries, k):
+            threads.append(threading.current_thread().name)
+            return bm25.retrieve(queries, k)
+
+    adapter = as_llama_index_retriever(Recording(), k=3)
+    question = "How often does the app update?"
+
+    async def both():
+        return await asyncio.gather(adapter.aretrieve(question), adapter.aretrieve(QueryBundle(question)))
+
+    first, second = asyncio.run(both())
+    expected = [n.node.node_id for n in adapter.retrieve(question)]
+    assert [n.node.node_id for n in first] == [n.node.node_id for n in second] == expected and expected
+    assert "every 5 minutes" in first[0].node.get_content()
+    assert threads[:2] != [threading.main_thread().name] * 2 and threads[2] == threading.main_thread().name
