@@ -194,12 +194,12 @@ def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_ou
                   f"{data['duplicates']} repeated, {data['stale_chunks']} on chunks no longer indexed (ignored); "
                   f"questions: {data['train_questions']} train, {data['dev_questions']} dev, "
                   f"{data['held_out_questions']} held out")
-    table = Table("system", f"held-out {held['metric']}", "Δ vs candidate", "p (paired randomization)",
+    table = Table("system", f"held-out {held['metric']}", "candidate − system", "p (paired randomization)",
                   title=f"{held['n']} held-out questions, never trained on")
-    table.add_row("first stage", f"{held['first_stage']:.4f}", f"{-held['vs_first_stage']['delta']:+.4f}",
+    table.add_row("first stage", f"{held['first_stage']:.4f}", f"{held['vs_first_stage']['delta']:+.4f}",
                   f"{held['vs_first_stage']['p_value']:.3g}")
     table.add_row(f"in service ({held['in_service_is']})", f"{held['in_service']:.4f}",
-                  f"{-held['vs_in_service']['delta']:+.4f}", f"{held['vs_in_service']['p_value']:.3g}")
+                  f"{held['vs_in_service']['delta']:+.4f}", f"{held['vs_in_service']['p_value']:.3g}")
     table.add_row(f"candidate (first_stage_weight={report.first_stage_weight})", f"{held['candidate']:.4f}", "", "")
     console.print(table)
     verdict = "[green]promoted[/]" if report.promoted else "[yellow]not promoted[/]"
