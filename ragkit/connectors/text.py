@@ -7,7 +7,8 @@ Each section, heading line included, is cut with ``Chunker.split`` and carries i
 path in ``Chunk.heading``; a heading followed directly by a deeper one shares its chunk.
 Plain text (``.txt``, ``.rst``) is one section, cut at paragraphs. Chunk text is the file's
 own text (line endings normalised to ``\\n``), so ``start_line``..``end_line`` always point
-at the lines that hold it.
+at the lines that hold it; a line too long for one chunk is cut between words (or tokens) into
+chunks whose ``start_col`` / ``end_col`` say where in the line each piece lies.
 """
 
 from __future__ import annotations
@@ -80,6 +81,20 @@ def _front_matter_end(lines: list[str]) -> int:
         if lines[i].strip() in ("---", "..."):
             return i + 1
     return 0
+
+
+def _columns(
+    lines: list[str], starts: list[int], first: int, last: int, start: int, end: int
+) -> tuple[int, int] | None:
+    """``(start col, end col)`` of the text span ``[start, end)`` when it cuts a line, else None.
+
+    A span cuts a line when text (not just spaces) precedes it on its first line or follows it
+    on its last line; then the columns are needed to tell its pieces apart.
+    """
+    col, end_col = start - starts[first - 1], end - starts[last - 1]
+    if lines[first - 1][:col].strip() or lines[last - 1][end_col:].strip():
+        return col, end_col
+    return None
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -162,12 +177,17 @@ class TextConnector(Connector):
             for s, e in self.chunker.split(segment):
                 s += len(segment[s:e]) - len(segment[s:e].lstrip())
                 e -= len(segment[s:e]) - len(segment[s:e].rstrip())
+                first = bisect.bisect_right(starts, begin + s)
+                last = bisect.bisect_right(starts, begin + e - 1)
+                cols = _columns(lines, starts, first, last, begin + s, begin + e)
                 yield Chunk(
                     text=segment[s:e],
                     source=source,
                     kind="text",
-                    start_line=bisect.bisect_right(starts, begin + s),
-                    end_line=bisect.bisect_right(starts, begin + e - 1),
+                    start_line=first,
+                    end_line=last,
+                    start_col=cols[0] if cols else None,
+                    end_col=cols[1] if cols else None,
                     heading=list(heading),
                 )
             begin = end
