@@ -9,10 +9,12 @@ its ``tokenizer.json`` with the fast ``tokenizers`` library (no torch import).
 
 from __future__ import annotations
 
+import array
 import bisect
 import functools
 import re
 from pathlib import Path
+from typing import Sequence
 
 from ragkit.registry import Component
 
@@ -22,6 +24,7 @@ _PARA = re.compile(r"\n\s*\n")
 _SENT = re.compile(r"(?<=[.!?;:])\s+(?=[A-Z0-9(\"'\[])")
 _WORD = re.compile(r"\S+\s*")
 _NONSPACE = re.compile(r"\S+")
+_SEGMENT = 1 << 20  # characters tokenized per call by token_starts
 
 
 @functools.lru_cache(maxsize=4)
@@ -43,7 +46,7 @@ class TokenSpans:
     """Token start offsets of one text, answering "how many tokens in [start, end)?" by bisection.
 
     Args:
-        starts: sorted character offsets where tokens begin (``Chunker.token_starts``).
+        starts: sorted character offsets where tokens begin (``Chunker.token_starts``; a list or an array).
         length: the text's length in characters.
 
     Example:
@@ -51,7 +54,7 @@ class TokenSpans:
         2
     """
 
-    def __init__(self, starts: list[int], length: int):
+    def __init__(self, starts: Sequence[int], length: int):
         self.starts = starts
         self.length = length
 
@@ -108,16 +111,26 @@ class Chunker(Component):
         encs = _load_tokenizer(self.tokenizer).encode_batch(texts, add_special_tokens=False)
         return [len(e.ids) for e in encs]
 
-    def token_starts(self, text: str) -> list[int]:
+    def token_starts(self, text: str) -> Sequence[int]:
         """Character offset where each token of ``text`` starts, from one tokenizer call.
 
         The token count of any span that starts at a word boundary is then two bisections
         (``TokenSpans.count``), so cutting a long text costs one tokenization, not one per piece.
         """
         if self.tokenizer == "whitespace":
-            return [m.start() for m in _NONSPACE.finditer(text)]
-        enc = _load_tokenizer(self.tokenizer).encode(text, add_special_tokens=False)
-        return [start for start, _ in enc.offsets]
+            return array.array("q", (m.start() for m in _NONSPACE.finditer(text)))
+        tok = _load_tokenizer(self.tokenizer)
+        starts = array.array("q")
+        lo = 0
+        while lo < len(text):  # in segments cut at a space, so memory stays bounded for huge texts
+            hi = min(len(text), lo + _SEGMENT)
+            if hi < len(text):
+                cut = max(text.rfind(" ", lo, hi), text.rfind("\n", lo, hi))
+                hi = cut + 1 if cut > lo else hi
+            enc = tok.encode(text[lo:hi], add_special_tokens=False)
+            starts.extend(lo + start for start, _ in enc.offsets)
+            lo = hi
+        return starts
 
     # -- prose -------------------------------------------------------------------------
     def _pieces(self, tokens: TokenSpans, text: str, start: int, end: int, level: int = 0) -> list[tuple[int, int]]:

@@ -84,17 +84,25 @@ def _front_matter_end(lines: list[str]) -> int:
 
 
 def _columns(
-    lines: list[str], starts: list[int], first: int, last: int, start: int, end: int
+    lines: list[str], starts: list[int], first: int, last: int, start: int, end: int, edges: dict[int, tuple[int, int]]
 ) -> tuple[int, int] | None:
     """``(start col, end col)`` of the text span ``[start, end)`` when it cuts a line, else None.
 
     A span cuts a line when text (not just spaces) precedes it on its first line or follows it
-    on its last line; then the columns are needed to tell its pieces apart.
+    on its last line; then the columns are needed to tell its pieces apart. ``edges`` caches
+    each line's first and last non-space column (a long line is scanned once, not per chunk).
     """
     col, end_col = start - starts[first - 1], end - starts[last - 1]
-    if lines[first - 1][:col].strip() or lines[last - 1][end_col:].strip():
+    if col > _edges(lines, first - 1, edges)[0] or end_col < _edges(lines, last - 1, edges)[1]:
         return col, end_col
     return None
+
+
+def _edges(lines: list[str], i: int, edges: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    if i not in edges:
+        line = lines[i]
+        edges[i] = (len(line) - len(line.lstrip()), len(line.rstrip()))
+    return edges[i]
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -163,6 +171,7 @@ class TextConnector(Connector):
             starts.append(starts[-1] + len(line) + 1)
         sections = markdown_sections(lines) if path.suffix.lower() in _MARKDOWN else [(0, [])]
         bounds = [starts[first] for first, _ in sections] + [len(text)]
+        edges: dict[int, tuple[int, int]] = {}
         begin = 0
         for k, (first, heading) in enumerate(sections):
             end = bounds[k + 1]
@@ -179,7 +188,7 @@ class TextConnector(Connector):
                 e -= len(segment[s:e]) - len(segment[s:e].rstrip())
                 first = bisect.bisect_right(starts, begin + s)
                 last = bisect.bisect_right(starts, begin + e - 1)
-                cols = _columns(lines, starts, first, last, begin + s, begin + e)
+                cols = _columns(lines, starts, first, last, begin + s, begin + e, edges)
                 yield Chunk(
                     text=segment[s:e],
                     source=source,
