@@ -18,6 +18,7 @@ from ragkit.commands.index import eval_retrieval_cmd, index_cmd, search_cmd
 from ragkit.commands.ingest import ingest_cmd, inspect_cmd
 from ragkit.commands.serve import ask_cmd, chat_cmd, serve_cmd
 from ragkit.commands.tune import make_qa_cmd, tune_generator_cmd, tune_reranker_cmd, tune_retriever_cmd
+from ragkit.indexes.lock import IndexLockedError
 
 app = typer.Typer(
     name="ragkit",
@@ -42,7 +43,9 @@ tune_app = typer.Typer(help="Fine-tune the retriever, the reranker or the genera
 app.add_typer(tune_app, name="tune")
 
 # Exceptions that mean "the input is wrong": shown as a message, not a stack trace.
-USER_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, NotADirectoryError, ValueError, KeyError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    FileNotFoundError, NotADirectoryError, ValueError, KeyError, IndexLockedError,
+)
 
 
 def friendly(command: Callable) -> Callable:

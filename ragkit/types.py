@@ -67,6 +67,9 @@ class Chunk(_DictMixin):
         language: programming language for code (``"python"``, ``"rust"`` …), else ``None``.
         page: 1-based PDF page number, else ``None``.
         start_line / end_line: 1-based inclusive line range in the source file (code, text).
+        start_col / end_col: only for a chunk that begins or ends inside a line (a line longer
+            than the chunk budget is split): the text runs from 0-based column ``start_col`` of
+            ``start_line`` to just before column ``end_col`` of ``end_line``; else ``None``.
         symbol: qualified name of a code symbol (``"Class.method"``), else ``None``.
         heading: section path, outermost first (``["2 Methods", "2.1 Data"]``).
         metadata: anything else (decorators, docstring, parse warnings …); JSON-able.
@@ -80,6 +83,8 @@ class Chunk(_DictMixin):
     page: int | None = None
     start_line: int | None = None
     end_line: int | None = None
+    start_col: int | None = None
+    end_col: int | None = None
     symbol: str | None = None
     heading: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -91,12 +96,14 @@ class Chunk(_DictMixin):
 
     @property
     def span(self) -> str:
-        """Where the chunk sits in its source: ``p3``, ``L10-24``, ``p3:L1-5`` or ``""``."""
+        """Where the chunk sits in its source: ``p3``, ``L10-24``, ``p3:L1-5``, ``L7-7:c0-812`` or ``""``."""
         parts = []
         if self.page is not None:
             parts.append(f"p{self.page}")
         if self.start_line is not None:
             parts.append(f"L{self.start_line}-{self.end_line}")
+        if self.start_col is not None:
+            parts.append(f"c{self.start_col}-{self.end_col}")
         return ":".join(parts)
 
     @property
@@ -155,6 +162,8 @@ class Citation(_DictMixin):
     page: int | None = None
     start_line: int | None = None
     end_line: int | None = None
+    start_col: int | None = None
+    end_col: int | None = None
     symbol: str | None = None
     heading: list[str] = field(default_factory=list)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import collections
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 console = Console()
+
+
+_SHOWN = 20  # skipped files listed on the terminal; all of them go to --report
 
 
 def ingest_cmd(
@@ -21,12 +24,23 @@ def ingest_cmd(
     overlap_tokens: Annotated[int, typer.Option(help="Tokens shared by consecutive chunks.")] = 32,
     tokenizer: Annotated[str, typer.Option(help="Model whose tokenizer measures chunk length.")] = "minilm",
     max_mb: Annotated[float, typer.Option(help="Skip files larger than this many MiB.")] = 20.0,
+    file_timeout: Annotated[
+        float, typer.Option(help="Seconds one file may take to parse before it is stopped and reported (0: no limit).")
+    ] = 120.0,
+    report_file: Annotated[
+        Optional[Path], typer.Option("--report", help="Write the full report (every skipped / failed file) as JSON here.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with status 1 unless every file was ingested in full.")
+    ] = False,
 ) -> None:
     """Parse PDFs, source code and text under PATHS into the chunk store of an index directory."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ragkit.ingest import ingest
 
+    if file_timeout < 0:
+        raise ValueError(f"--file-timeout must be 0 (no limit) or a number of seconds, got {file_timeout}")
     with Progress(
         TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.description}"), console=console, transient=True,
@@ -38,23 +52,40 @@ def ingest_cmd(
 
         report = ingest(
             paths, out, max_tokens=max_tokens, overlap_tokens=overlap_tokens, tokenizer=tokenizer,
-            max_bytes=int(max_mb * 1024 * 1024), on_file=on_file,
+            max_bytes=int(max_mb * 1024 * 1024), on_file=on_file, file_timeout=file_timeout or None,
         )
+    if report_file is not None:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     console.print(
         f"[green]ingested[/] {len(report.parsed)} file(s), {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed; chunks +{report.chunks_added} -{report.chunks_removed} "
         f"= {report.chunks_total} in {out}"
     )
+    for path in report.cleaned:
+        console.print(f"[dim]removed {path}, left by an interrupted run[/]")
     for source, messages in report.warnings.items():
         for msg in messages:
             console.print(f"[yellow]warning[/] {source}: {msg}")
     if report.skipped:
-        console.print(f"[dim]skipped {len(report.skipped)} file(s) (binary, too large or unreadable)[/]")
+        console.print(f"[yellow]skipped {len(report.skipped)} file(s):[/]")
+        for path, why in list(report.skipped.items())[:_SHOWN]:
+            console.print(f"  {path}: {why}")
+        if len(report.skipped) > _SHOWN:
+            more = "; all of them with --report FILE" if report_file is None else f"; all in {report_file}"
+            console.print(f"  … and {len(report.skipped) - _SHOWN} more{more}")
     if report.failed:
         table = Table("file", "why it failed", title=f"{len(report.failed)} file(s) failed", title_style="red")
         for source, reason in report.failed.items():
             table.add_row(source, reason)
         console.print(table)
+    if strict and not report.complete():
+        typer.secho(
+            f"error: --strict: {len(report.failed)} failed, {len(report.skipped)} skipped, "
+            f"{len(report.warnings)} reduced (see above); the index was still updated with the rest",
+            fg="red", err=True,
+        )
+        raise typer.Exit(1)
 
 
 def inspect_cmd(
@@ -65,14 +96,18 @@ def inspect_cmd(
     from ragkit.indexes.manifest import read_manifest
     from ragkit.indexes.store import ChunkStore
 
-    manifest = read_manifest(directory)
-    store = ChunkStore.load(directory)
+    from ragkit.indexes.generations import current_generation, generation_path
+
+    path = generation_path(directory)
+    manifest = read_manifest(path, name=directory)
+    store = ChunkStore.load(path)
     kinds = collections.Counter(c.kind for c in store)
     languages = collections.Counter(c.language or "-" for c in store)
     exts = collections.Counter(Path(s).suffix or "(none)" for s in store.sources)
     summary = {
         "directory": str(directory),
         "ragkit_version": manifest.get("ragkit_version"),
+        "generation": current_generation(directory),
         "files": len(store.sources),
         "chunks": len(store),
         "kinds": dict(kinds.most_common()),

@@ -9,17 +9,22 @@ its ``tokenizer.json`` with the fast ``tokenizers`` library (no torch import).
 
 from __future__ import annotations
 
+import array
+import bisect
 import functools
 import re
 from pathlib import Path
+from typing import Sequence
 
 from ragkit.registry import Component
 
-__all__ = ["Chunker"]
+__all__ = ["Chunker", "TokenSpans"]
 
 _PARA = re.compile(r"\n\s*\n")
 _SENT = re.compile(r"(?<=[.!?;:])\s+(?=[A-Z0-9(\"'\[])")
 _WORD = re.compile(r"\S+\s*")
+_NONSPACE = re.compile(r"\S+")
+_SEGMENT = 1 << 20  # characters tokenized per call by token_starts
 
 
 @functools.lru_cache(maxsize=4)
@@ -35,6 +40,39 @@ def _load_tokenizer(ref: str):
     tok.no_truncation()
     tok.no_padding()
     return tok
+
+
+class TokenSpans:
+    """Token start offsets of one text, answering "how many tokens in [start, end)?" by bisection.
+
+    Args:
+        starts: sorted character offsets where tokens begin (``Chunker.token_starts``; a list or an array).
+        length: the text's length in characters.
+
+    Example:
+        >>> TokenSpans([0, 2, 4], 5).count(1, 5)
+        2
+    """
+
+    def __init__(self, starts: Sequence[int], length: int):
+        self.starts = starts
+        self.length = length
+
+    def count(self, start: int, end: int) -> int:
+        """Number of tokens that begin in ``[start, end)``."""
+        return bisect.bisect_left(self.starts, end) - bisect.bisect_left(self.starts, start)
+
+    def windows(self, start: int, end: int, size: int) -> list[tuple[int, int]]:
+        """``[start, end)`` cut at token starts into consecutive spans of ``size`` tokens.
+
+        Every character of the range is in exactly one span (a range without a token start
+        inside it stays one span).
+        """
+        first = bisect.bisect_left(self.starts, start)
+        last = bisect.bisect_left(self.starts, end)
+        cuts = self.starts[first + size : last : size]
+        bounds = [start, *(c for c in cuts if start < c < end), end]
+        return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 class Chunker(Component):
@@ -73,39 +111,65 @@ class Chunker(Component):
         encs = _load_tokenizer(self.tokenizer).encode_batch(texts, add_special_tokens=False)
         return [len(e.ids) for e in encs]
 
+    def token_starts(self, text: str) -> Sequence[int]:
+        """Character offset where each token of ``text`` starts, from one tokenizer call.
+
+        The token count of any span that starts at a word boundary is then two bisections
+        (``TokenSpans.count``), so cutting a long text costs one tokenization, not one per piece.
+        """
+        if self.tokenizer == "whitespace":
+            return array.array("q", (m.start() for m in _NONSPACE.finditer(text)))
+        tok = _load_tokenizer(self.tokenizer)
+        starts = array.array("q")
+        lo = 0
+        while lo < len(text):  # in segments cut at a space, so memory stays bounded for huge texts
+            hi = min(len(text), lo + _SEGMENT)
+            if hi < len(text):
+                cut = max(text.rfind(" ", lo, hi), text.rfind("\n", lo, hi))
+                hi = cut + 1 if cut > lo else hi
+            enc = tok.encode(text[lo:hi], add_special_tokens=False)
+            starts.extend(lo + start for start, _ in enc.offsets)
+            lo = hi
+        return starts
+
     # -- prose -------------------------------------------------------------------------
-    def _pieces(self, text: str, start: int, end: int, level: int = 0) -> list[tuple[int, int]]:
+    def _pieces(self, tokens: TokenSpans, text: str, start: int, end: int, level: int = 0) -> list[tuple[int, int]]:
         """Cut [start, end) into spans no longer than the budget, at the coarsest boundary."""
         splitters = (_PARA, _SENT, _WORD)
-        if self.count(text[start:end]) <= self.max_tokens or level == len(splitters):
-            if level == len(splitters):  # one word longer than the budget: cut by characters
-                step = max(1, (end - start) * self.max_tokens // max(1, self.count(text[start:end])))
-                return [(s, min(s + step, end)) for s in range(start, end, step)]
+        if tokens.count(start, end) <= self.max_tokens:
             return [(start, end)]
+        if level == len(splitters):  # one word longer than the budget: cut between its tokens
+            return tokens.windows(start, end, self.max_tokens)
         spans, cursor = [], start
-        segment = text[start:end]
-        for m in splitters[level].finditer(segment):
-            cut = start + m.end() if level == 2 else start + m.start()
+        for m in splitters[level].finditer(text, start, end):
+            cut = m.end() if level == 2 else m.start()
             if cut > cursor:
                 spans.append((cursor, cut))
-            cursor = cut if level == 2 else start + m.end()
+            cursor = cut if level == 2 else m.end()
         if cursor < end:
             spans.append((cursor, end))
         out: list[tuple[int, int]] = []
         for s, e in spans:
-            out.extend(self._pieces(text, s, e, level + 1))
+            if level == 2 and tokens.count(s, e) <= self.max_tokens:
+                out.append((s, e))  # the common case for words, without a recursive call
+            else:
+                out.extend(self._pieces(tokens, text, s, e, level + 1))
         return out
 
     def split(self, text: str) -> list[tuple[int, int]]:
         """Character spans ``(start, end)`` of the chunks of ``text``, in order.
 
-        Paragraphs and sentences are kept whole when they fit; chunks overlap by whole
-        sentences/paragraphs of about ``overlap_tokens`` tokens.
+        Paragraphs and sentences are kept whole when they fit; a longer one is cut at
+        sentences, then words, then (one word over the budget) between its tokens, so every
+        non-space character of ``text`` is in some span. Chunks overlap by whole
+        sentences/paragraphs (or words) of about ``overlap_tokens`` tokens. ``text`` is
+        tokenized once, so the cost grows linearly with its length.
         """
         if not text.strip():
             return []
-        pieces = [(s, e) for s, e in self._pieces(text, 0, len(text)) if text[s:e].strip()]
-        sizes = self.count_many([text[s:e] for s, e in pieces])
+        tokens = TokenSpans(self.token_starts(text), len(text))
+        pieces = [(s, e) for s, e in self._pieces(tokens, text, 0, len(text)) if text[s:e].strip()]
+        sizes = [tokens.count(s, e) for s, e in pieces]
         return self.pack(pieces, sizes)
 
     def pack(self, pieces: list[tuple[int, int]], sizes: list[int]) -> list[tuple[int, int]]:

@@ -2,7 +2,10 @@
 
 Every code chunk is a run of whole lines, so ``Chunk.text == "\\n".join(lines[a - 1:b])`` for
 its ``start_line`` a and ``end_line`` b, where ``lines = read_source(path).split("\\n")``
-(newlines normalised to ``\\n``, as Python's universal-newline reading does).
+(newlines normalised to ``\\n``, as Python's universal-newline reading does). The one
+exception is a single line over the token budget: it is cut like prose (``Chunker.split``) into
+chunks with ``start_col`` / ``end_col`` set, ``Chunk.text == lines[a - 1][start_col:end_col]``,
+so no part of it is left to the embedder's truncation.
 """
 
 from __future__ import annotations
@@ -131,13 +134,15 @@ def window_chunks(
     Blank lines at the edges of each window are left out. When the range is over
     ``chunker.max_tokens`` it is cut like ``Chunker.split_lines`` does (greedy whole lines,
     overlapping by about ``overlap_tokens``) and each window's metadata gets ``"part": i``
-    (0-based) on top of ``metadata``.
+    (0-based) on top of ``metadata``. A single line over the budget is cut within the line
+    (chunks with ``start_col`` / ``end_col``), so every character stays in some chunk.
 
     Args:
         counts: ``line_token_counts(chunker, lines)`` for the whole file, when already known.
 
     Returns:
-        The chunks in line order; every chunk's text is exactly its line slice of ``lines``.
+        The chunks in line order; every chunk's text is exactly its line slice of ``lines``
+        (its column slice for the pieces of an over-long line).
     """
     span = trim(lines, first, last)
     if span is None:
@@ -153,24 +158,45 @@ def window_chunks(
     else:
         ranges = [(first, last)]
     ranges = [r for r in (trim(lines, a, b) for a, b in ranges) if r is not None]
+    pieces: list[tuple[int, int, int | None, int | None]] = []  # (first, last, start col, end col)
+    for a, b in ranges:
+        if a == b and counts[a - 1] > chunker.max_tokens:
+            pieces.extend((a, a, s, e) for s, e in _line_columns(chunker, lines[a - 1]))
+        else:
+            pieces.append((a, b, None, None))
     chunks = []
-    for i, (a, b) in enumerate(ranges):
+    for i, (a, b, col, end_col) in enumerate(pieces):
         meta = dict(metadata or {})
-        if len(ranges) > 1:
+        if len(pieces) > 1:
             meta["part"] = i
+        text = "\n".join(lines[a - 1 : b]) if col is None else lines[a - 1][col:end_col]
         chunks.append(
             Chunk(
-                text="\n".join(lines[a - 1 : b]),
+                text=text,
                 source=source,
                 kind=kind,
                 language=language,
                 start_line=a,
                 end_line=b,
+                start_col=col,
+                end_col=end_col,
                 symbol=symbol,
                 metadata=meta,
             )
         )
     return chunks
+
+
+def _line_columns(chunker: Chunker, line: str) -> list[tuple[int, int]]:
+    """Column spans of one line over the budget, cut like prose, edge whitespace left out."""
+    spans = []
+    for s, e in chunker.split(line):
+        piece = line[s:e]
+        s += len(piece) - len(piece.lstrip())
+        e -= len(piece) - len(piece.rstrip())
+        if e > s:
+            spans.append((s, e))
+    return spans
 
 
 @register("connector", "lines")

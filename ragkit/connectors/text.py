@@ -7,7 +7,8 @@ Each section, heading line included, is cut with ``Chunker.split`` and carries i
 path in ``Chunk.heading``; a heading followed directly by a deeper one shares its chunk.
 Plain text (``.txt``, ``.rst``) is one section, cut at paragraphs. Chunk text is the file's
 own text (line endings normalised to ``\\n``), so ``start_line``..``end_line`` always point
-at the lines that hold it.
+at the lines that hold it; a line too long for one chunk is cut between words (or tokens) into
+chunks whose ``start_col`` / ``end_col`` say where in the line each piece lies.
 """
 
 from __future__ import annotations
@@ -82,6 +83,28 @@ def _front_matter_end(lines: list[str]) -> int:
     return 0
 
 
+def _columns(
+    lines: list[str], starts: list[int], first: int, last: int, start: int, end: int, edges: dict[int, tuple[int, int]]
+) -> tuple[int, int] | None:
+    """``(start col, end col)`` of the text span ``[start, end)`` when it cuts a line, else None.
+
+    A span cuts a line when text (not just spaces) precedes it on its first line or follows it
+    on its last line; then the columns are needed to tell its pieces apart. ``edges`` caches
+    each line's first and last non-space column (a long line is scanned once, not per chunk).
+    """
+    col, end_col = start - starts[first - 1], end - starts[last - 1]
+    if col > _edges(lines, first - 1, edges)[0] or end_col < _edges(lines, last - 1, edges)[1]:
+        return col, end_col
+    return None
+
+
+def _edges(lines: list[str], i: int, edges: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    if i not in edges:
+        line = lines[i]
+        edges[i] = (len(line) - len(line.lstrip()), len(line.rstrip()))
+    return edges[i]
+
+
 def _read_text(path: Path, source: str) -> str:
     """The file as UTF-8 text: BOM dropped, ``\\r\\n``/``\\r`` made ``\\n``, bad bytes replaced."""
     data = path.read_bytes()
@@ -148,6 +171,7 @@ class TextConnector(Connector):
             starts.append(starts[-1] + len(line) + 1)
         sections = markdown_sections(lines) if path.suffix.lower() in _MARKDOWN else [(0, [])]
         bounds = [starts[first] for first, _ in sections] + [len(text)]
+        edges: dict[int, tuple[int, int]] = {}
         begin = 0
         for k, (first, heading) in enumerate(sections):
             end = bounds[k + 1]
@@ -162,12 +186,17 @@ class TextConnector(Connector):
             for s, e in self.chunker.split(segment):
                 s += len(segment[s:e]) - len(segment[s:e].lstrip())
                 e -= len(segment[s:e]) - len(segment[s:e].rstrip())
+                first = bisect.bisect_right(starts, begin + s)
+                last = bisect.bisect_right(starts, begin + e - 1)
+                cols = _columns(lines, starts, first, last, begin + s, begin + e, edges)
                 yield Chunk(
                     text=segment[s:e],
                     source=source,
                     kind="text",
-                    start_line=bisect.bisect_right(starts, begin + s),
-                    end_line=bisect.bisect_right(starts, begin + e - 1),
+                    start_line=first,
+                    end_line=last,
+                    start_col=cols[0] if cols else None,
+                    end_col=cols[1] if cols else None,
                     heading=list(heading),
                 )
             begin = end

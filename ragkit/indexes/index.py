@@ -4,8 +4,10 @@
 ``Index.build`` (``ragkit index DIR``) adds or updates the sub-indexes incrementally: chunks
 that left the store are deleted, new chunks are indexed, and only chunks never embedded before
 are embedded (the embedding cache is keyed by content-hash chunk id). The whole build runs in a
-temp copy of the directory that replaces it only on success, so an interrupted build leaves
-the previous index intact.
+temp copy of the current generation that becomes the next generation only on success
+(``ragkit.indexes.generations``), under the index's writer lock, so an interrupted build leaves
+the previous index intact and a concurrent writer gets a clear error instead of a lost update.
+An opened ``Index`` reads all its files from the generation that was current when it opened.
 
 Example:
     >>> index = Index.build("runs/idx")                       # doctest: +SKIP
@@ -20,10 +22,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ragkit.defaults import DEFAULT_EMBEDDER
-from ragkit.indexes.atomic import atomic_dir
 from ragkit.indexes.bm25 import BM25Index
 from ragkit.indexes.embed import Embedder, EmbeddingCache
 from ragkit.indexes.faiss_index import DenseIndex
+from ragkit.indexes.generations import generation_path, new_generation, remove_stale
+from ragkit.indexes.lock import index_lock
 from ragkit.indexes.manifest import IndexFormatError, new_manifest, read_manifest, write_manifest
 from ragkit.indexes.store import ChunkStore
 from ragkit.types import Chunk
@@ -48,8 +51,11 @@ class Index:
     Use ``Index.open(dir)`` to read one and ``Index.build(dir, ...)`` to (re)build one.
     """
 
-    def __init__(self, directory: str | Path, manifest: dict[str, Any], store: ChunkStore):
+    def __init__(
+        self, directory: str | Path, manifest: dict[str, Any], store: ChunkStore, path: str | Path | None = None
+    ):
         self.directory = Path(directory)
+        self.path = Path(path) if path is not None else self.directory  # the generation read
         self.manifest = manifest
         self.store = store
         self._bm25: BM25Index | None = None
@@ -69,8 +75,9 @@ class Index:
             FileNotFoundError / IndexFormatError: not a ragkit index, or an unreadable version.
             IndexMismatchError: the dense index was built with another embedder.
         """
-        manifest = read_manifest(directory)
-        index = cls(directory, manifest, ChunkStore.load(directory))
+        path = generation_path(directory)
+        manifest = read_manifest(path, name=directory)
+        index = cls(directory, manifest, ChunkStore.load(path), path)
         if embedder is not None:
             index.check_embedder(embedder)
         return index
@@ -95,7 +102,7 @@ class Index:
 
     def has(self, kind: str) -> bool:
         """True when the ``"bm25"`` or ``"dense"`` sub-index exists."""
-        return kind in self.manifest and (self.directory / _subdir(kind)).is_dir()
+        return kind in self.manifest and (self.path / _subdir(kind)).is_dir()
 
     def check_fresh(self, kind: str) -> None:
         """Raise ``StaleIndexError`` if chunks were ingested after ``kind`` was built."""
@@ -110,7 +117,7 @@ class Index:
             raise FileNotFoundError(
                 f"{self.directory} has no {kind} index; build it with `ragkit index {self.directory}`"
             )
-        return self.directory / _subdir(kind)
+        return self.path / _subdir(kind)
 
     @property
     def bm25(self) -> BM25Index:
@@ -174,26 +181,29 @@ class Index:
         Raises:
             IndexMismatchError: the existing dense index used another embedder (pass
                 ``rebuild=True`` to re-embed with the new one).
+            IndexLockedError: another process is writing the index.
         """
         stage = on_stage or (lambda _msg: None)
-        current = cls.open(directory)
-        if dense and not rebuild:
-            current.check_embedder(embedder)
-        with atomic_dir(directory, copy_existing=True) as tmp:
-            manifest = read_manifest(tmp)
-            store = ChunkStore.load(tmp)
-            if bm25:
-                stage("bm25")
-                manifest["bm25"] = _build_bm25(tmp, store, manifest.get("bm25"), bm25, rebuild)
-            elif "bm25" in manifest:
-                _mark_stale(manifest["bm25"], store)
-            if dense:
-                stage("dense")
-                emb = Embedder(embedder, batch_size=batch_size, device=device, show_progress=show_progress)
-                manifest["dense"] = _build_dense(tmp, store, manifest.get("dense"), dense, emb, rebuild)
-            elif "dense" in manifest:
-                _mark_stale(manifest["dense"], store)
-            write_manifest(tmp, manifest)
+        with index_lock(directory):
+            remove_stale(directory)
+            current = cls.open(directory)
+            if dense and not rebuild:
+                current.check_embedder(embedder)
+            with new_generation(directory, copy_existing=True) as tmp:
+                manifest = read_manifest(tmp)
+                store = ChunkStore.load(tmp)
+                if bm25:
+                    stage("bm25")
+                    manifest["bm25"] = _build_bm25(tmp, store, manifest.get("bm25"), bm25, rebuild)
+                elif "bm25" in manifest:
+                    _mark_stale(manifest["bm25"], store)
+                if dense:
+                    stage("dense")
+                    emb = Embedder(embedder, batch_size=batch_size, device=device, show_progress=show_progress)
+                    manifest["dense"] = _build_dense(tmp, store, manifest.get("dense"), dense, emb, rebuild)
+                elif "dense" in manifest:
+                    _mark_stale(manifest["dense"], store)
+                write_manifest(tmp, manifest)
         return cls.open(directory)
 
     @classmethod
@@ -205,14 +215,16 @@ class Index:
         """
         store = ChunkStore()
         store.add(chunks)
-        with atomic_dir(directory, copy_existing=True) as tmp:
-            manifest = read_manifest(tmp) if (tmp / "manifest.json").is_file() else new_manifest()
-            manifest["counts"] = {"files": 0, "chunks": len(store), "failures": 0}
-            for section in ("bm25", "dense"):  # until build below brings them up to date
-                if section in manifest:
-                    manifest[section]["stale"] = True
-            store.save(tmp)
-            write_manifest(tmp, manifest)
+        with index_lock(directory):
+            remove_stale(directory)
+            with new_generation(directory, copy_existing=True) as tmp:
+                manifest = read_manifest(tmp) if (tmp / "manifest.json").is_file() else new_manifest()
+                manifest["counts"] = {"files": 0, "chunks": len(store), "failures": 0}
+                for section in ("bm25", "dense"):  # until build below brings them up to date
+                    if section in manifest:
+                        manifest[section]["stale"] = True
+                store.save(tmp)
+                write_manifest(tmp, manifest)
         return cls.build(directory, **build_args)
 
 

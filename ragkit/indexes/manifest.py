@@ -15,7 +15,16 @@ from typing import Any
 from ragkit.version import __version__
 from ragkit.indexes.atomic import atomic_write_text
 
-__all__ = ["FORMAT", "MANIFEST", "IndexFormatError", "read_manifest", "write_manifest", "new_manifest", "read_index_config"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "IndexFormatError",
+    "read_json",
+    "read_manifest",
+    "write_manifest",
+    "new_manifest",
+    "read_index_config",
+]
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -30,28 +39,54 @@ def new_manifest() -> dict[str, Any]:
     return {"ragkit_version": __version__, "format": FORMAT, "created": now, "updated": now}
 
 
-def read_manifest(directory: str | Path) -> dict[str, Any]:
+def read_json(path: Path, what: str) -> Any:
+    """Parse one JSON file of an index directory, naming the file when it is damaged.
+
+    Args:
+        path: the file.
+        what: the index it belongs to, for the message (``"index runs/idx"``).
+
+    Raises:
+        IndexFormatError: the file is not valid JSON (truncated, overwritten, not ragkit's).
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexFormatError(
+            f"{path} is damaged (not valid JSON: {exc}); {what} cannot be read. Rebuild it with "
+            f"`ragkit ingest PATH --out DIR` and `ragkit index DIR`, or restore the file"
+        ) from None
+
+
+def read_manifest(directory: str | Path, name: str | Path | None = None) -> dict[str, Any]:
     """Read and check ``manifest.json``.
+
+    Args:
+        directory: the directory holding it (an index generation, or a pre-generation index).
+        name: the index path to name in messages (the path users pass); ``directory`` by default.
 
     Raises:
         FileNotFoundError: ``directory`` does not exist.
-        IndexFormatError: no manifest, or a format this ragkit cannot read.
+        IndexFormatError: no manifest, a damaged one, or a format this ragkit cannot read.
     """
     directory = Path(directory)
+    name = directory if name is None else name
     if not directory.is_dir():
         raise FileNotFoundError(
-            f"index directory {directory} does not exist; create it with `ragkit ingest PATH --out {directory}`"
+            f"index directory {name} does not exist; create it with `ragkit ingest PATH --out {name}`"
         )
     path = directory / MANIFEST
     if not path.is_file():
         raise IndexFormatError(
-            f"{directory} has no {MANIFEST}: it is not a ragkit index (build one with `ragkit ingest`)"
+            f"{name} has no {MANIFEST}: it is not a ragkit index (build one with `ragkit ingest`)"
         )
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT:
+    manifest = read_json(path, f"index {name}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        version = manifest.get("ragkit_version") if isinstance(manifest, dict) else None
         raise IndexFormatError(
-            f"{directory} was written by ragkit {manifest.get('ragkit_version')} in index format "
-            f"{manifest.get('format')}; this ragkit {__version__} reads format {FORMAT}. "
+            f"{name} was written by ragkit {version} in index format "
+            f"{found}; this ragkit {__version__} reads format {FORMAT}. "
             f"Rebuild it with `ragkit ingest` and `ragkit index`."
         )
     return manifest
@@ -80,7 +115,7 @@ def read_index_config(directory: Path, name: str, what: str, fmt: int, drop: tup
     """
     if not (directory / name).is_file():
         raise FileNotFoundError(f"{directory} holds no {what} index; build one with `ragkit index`")
-    config = json.loads((directory / name).read_text(encoding="utf-8"))
+    config = read_json(directory / name, f"the {what} index in {directory}")
     if config.get("format") != fmt:
         raise ValueError(
             f"{what} index {directory} has format {config.get('format')}, this ragkit reads "

@@ -9,7 +9,7 @@ appended to ``models/<kind>-history.jsonl`` with its reason and held-out figures
 The pointer::
 
     {"kind": "reranker", "generation": "g20261203T061500-1a2b3c4d",
-     "spec": {"type": "bi-encoder", "model": "<abs path>", "first_stage_weight": 0.3},
+     "spec": {"type": "bi-encoder", "model": "models/reranker/g…", "first_stage_weight": 0.3},
      "promoted_at": "2026-12-03T06:15:00+00:00", "metrics": {...}}
 """
 
@@ -59,6 +59,8 @@ def read_promoted(index: str | Path, kind: str) -> dict[str, Any] | None:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); delete it to serve without a promoted {kind}") from exc
     model = record.get("spec", {}).get("model")
+    if model and not Path(model).is_absolute():  # stored relative: the index may move or change generation
+        model = record["spec"]["model"] = str(Path(index) / model)
     if model and not Path(model).exists():
         raise ValueError(f"{path} points at {model}, which does not exist; delete the pointer or promote again")
     return record
@@ -94,7 +96,17 @@ def install_model(index: str | Path, kind: str, trained: str | Path) -> Path:
 
 def write_promoted(index: str | Path, kind: str, generation: Path, spec: dict[str, Any],
                    metrics: dict[str, Any]) -> dict[str, Any]:
-    """Point ``kind`` at ``generation`` (atomically) and return the new pointer record."""
+    """Point ``kind`` at ``generation`` (atomically) and return the new pointer record.
+
+    A ``spec["model"]`` inside the index directory is stored relative to it, so the pointer
+    survives the index moving or switching generation (``ragkit.indexes.generations``).
+    """
+    model = spec.get("model")
+    if model:
+        try:
+            spec = {**spec, "model": str(Path(model).relative_to(Path(index)))}
+        except ValueError:
+            pass  # a model outside the index stays absolute
     record = {
         "kind": kind,
         "generation": Path(generation).name,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ragkit.indexes.atomic import atomic_write_text
+from ragkit.indexes.manifest import IndexFormatError, read_json
 from ragkit.types import Chunk
 
 __all__ = ["ChunkStore"]
@@ -36,16 +37,23 @@ class ChunkStore:
         directory = Path(directory)
         store = cls()
         chunks = directory / cls.CHUNKS
+        what = f"the chunk store in {directory}"
         if chunks.is_file():
             with chunks.open(encoding="utf-8") as fh:
-                for line in fh:
+                for number, line in enumerate(fh, 1):
                     if line.strip():
-                        chunk = Chunk.from_dict(json.loads(line))
+                        try:
+                            chunk = Chunk.from_dict(json.loads(line))
+                        except (json.JSONDecodeError, ValueError, TypeError) as exc:
+                            raise IndexFormatError(
+                                f"{chunks} line {number} is damaged ({exc}); {what} cannot be read. "
+                                f"Rebuild it with `ragkit ingest PATH --out DIR`"
+                            ) from None
                         store._chunks[chunk.id] = chunk
         if (directory / cls.SOURCES).is_file():
-            store.sources = json.loads((directory / cls.SOURCES).read_text(encoding="utf-8"))
+            store.sources = read_json(directory / cls.SOURCES, what)
         if (directory / cls.FAILURES).is_file():
-            store.failures = json.loads((directory / cls.FAILURES).read_text(encoding="utf-8"))
+            store.failures = read_json(directory / cls.FAILURES, what)
         return store
 
     def save(self, directory: str | Path) -> None:

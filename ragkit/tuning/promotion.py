@@ -150,7 +150,7 @@ def tune_reranker_from_feedback(
                                  held_out=held, dev=dev_means)
         if better and promote:
             generation = install_model(index, "reranker", trained)
-            spec = {"type": "bi-encoder", "model": str(generation.resolve()), "first_stage_weight": weight}
+            spec = {"type": "bi-encoder", "model": str(generation), "first_stage_weight": weight}
             report.pointer = write_promoted(index, "reranker", generation, spec, {"held_out": held, "data": data})
             report.promoted = True
         elif better:

@@ -93,7 +93,9 @@ def test_an_interrupted_ingest_leaves_the_previous_index_intact(tmp_path, monkey
         ingest([root], tmp_path / "index", on_file=interrupted)
     after = {p.name: p.read_bytes() for p in (tmp_path / "index").iterdir()}
     assert after == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # no temp dir beside the index or among its generations: only the lock and the one generation
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".index.gens", ".index.lock"]
+    assert [p.name for p in (tmp_path / ".index.gens").iterdir()] == ["g000001"]
 
 
 def test_missing_path_is_a_clear_error_and_writes_nothing(tmp_path):
