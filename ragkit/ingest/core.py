@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.indexes.generations import current_generation, generation_path, new_generation, remove_stale
 from ragkit.indexes.lock import index_lock
 from ragkit.indexes.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
