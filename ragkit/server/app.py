@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException
 
 from ragkit.feedback import AnswerWrite, FeedbackLog, FeedbackWrite, UnknownAnswerError
 from ragkit.pipeline import Pipeline
-from ragkit.server.guards import ApiKey, BodyLimit, SecurityHeaders
+from ragkit.server.guards import ApiKey, BodyLimit, SecurityHeaders, check_key
 from ragkit.server.writer import FeedbackWriter, WriterClosedError
 from ragkit.types import Answer
 
@@ -244,6 +244,8 @@ def create_app(
             ragkit index, a stage config names an unknown component, ``feedback_db`` is
             not a usable SQLite file, or ``api_key`` is shorter than 16 characters.
     """
+    if api_key is not None:
+        check_key(api_key)
     _check_pipeline(pipeline)
     feedback = FeedbackLog(feedback_db)
     writer = FeedbackWriter(feedback)

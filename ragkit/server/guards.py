@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 
-__all__ = ["BodyLimit", "ApiKey", "SecurityHeaders", "BodyTooLarge", "key_matches", "CSP", "MIN_KEY_CHARS"]
+__all__ = ["BodyLimit", "ApiKey", "SecurityHeaders", "BodyTooLarge", "check_key", "key_matches", "CSP", "MIN_KEY_CHARS"]
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -114,6 +114,19 @@ def key_matches(given: bytes, digest: bytes) -> bool:
     return hmac.compare_digest(hashlib.sha256(given).digest(), digest)
 
 
+def check_key(key: str) -> None:
+    """Refuse an API key that is too short to resist guessing.
+
+    Raises:
+        ValueError: fewer than ``MIN_KEY_CHARS`` characters.
+    """
+    if len(key) < MIN_KEY_CHARS:
+        raise ValueError(
+            f"the API key has {len(key)} characters; use at least {MIN_KEY_CHARS}, e.g. "
+            "`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`"
+        )
+
+
 class ApiKey:
     """Require the API key on every request except the page's shell.
 
@@ -126,11 +139,7 @@ class ApiKey:
     """
 
     def __init__(self, app: ASGIApp, key: str):
-        if len(key) < MIN_KEY_CHARS:
-            raise ValueError(
-                f"the API key has {len(key)} characters; use at least {MIN_KEY_CHARS}, e.g. "
-                "`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`"
-            )
+        check_key(key)
         self.app = app
         self._digest = hashlib.sha256(key.encode("utf-8")).digest()
 
