@@ -76,8 +76,9 @@ def print_answer(answer: Answer, out: Console | None = None, show_text: bool = T
         out.print(table)
     elif answer.hits:
         out.print(f"[dim]no source cited; {len(answer.hits)} passage(s) were retrieved[/]")
-    if answer.timings:
-        parts = [f"{stage} {seconds:.3f} s" for stage, seconds in answer.timings.items()]
+    parts = [] if show_text else [answer.mode]  # the panel's subtitle names the mode; a streamed reply has none
+    parts += [f"{stage} {seconds:.3f} s" for stage, seconds in answer.timings.items()]
+    if parts:
         out.print("[dim]" + " · ".join(parts) + "[/]")
 
 
@@ -165,9 +166,26 @@ def chat_cmd(
             continue
 
 
+API_KEY_ENV = "RAGKIT_API_KEY"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the service on this machine (``localhost`` or a loopback address)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve beyond loopback
+        return False
+
+
 def serve_cmd(
     index: IndexArg,
-    host: Annotated[str, typer.Option(help="Interface to bind (the service has no authentication).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; beyond loopback an API key is required (--api-key).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     feedback_db: Annotated[
         Optional[Path], typer.Option(help="SQLite answer/feedback log (default: INDEX-feedback.sqlite beside INDEX).")
@@ -175,6 +193,11 @@ def serve_cmd(
     spec: SpecOpt = None,
     k: KOpt = None,
     warmup: Annotated[bool, typer.Option(help="Load the indexes and models before accepting requests.")] = True,
+    api_key: Annotated[
+        Optional[str],
+        typer.Option(envvar=API_KEY_ENV, show_default=False,
+                     help=f"Require 'Authorization: Bearer KEY' on the API (16+ characters; prefer the {API_KEY_ENV} env var)."),
+    ] = None,
 ) -> None:
     """Serve a chat page and a JSON API (POST /ask, POST /feedback, GET /health) over an index.
 
@@ -184,13 +207,18 @@ def serve_cmd(
 
     from ragkit.server.app import create_app
 
+    if not api_key and not is_loopback(host):
+        raise ValueError(
+            f"binding {host} exposes the service beyond this machine: pass --api-key KEY or set {API_KEY_ENV} "
+            "(e.g. `export RAGKIT_API_KEY=$(python -c \"import secrets; print(secrets.token_urlsafe(32))\")`)"
+        )
     pipeline = load_pipeline(index, spec, k)
     db = feedback_db or index.parent / f"{index.name}-feedback.sqlite"
-    app = create_app(pipeline, db)
+    app = create_app(pipeline, db, api_key=api_key or None)
     if warmup:
         with console.status("loading the indexes and models"):
             pipeline.warm_up()
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it can ask and write feedback")
-    console.print(f"[bold]ragkit[/] serving {escape(str(index))} at http://{host}:{port}/  (feedback log: {escape(str(db))})")
+    guard = "API key required" if api_key else "no API key: loopback only"
+    console.print(f"[bold]ragkit[/] serving {escape(str(index))} at http://{host}:{port}/  "
+                  f"(feedback log: {escape(str(db))}; {guard})")
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -6,8 +6,14 @@ It also speaks OpenAI's chat-completions API (``POST /v1/chat/completions``, ``G
 ``create_app(pipeline, feedback_db)`` builds a FastAPI app around one ``Pipeline``. Model calls
 are not thread-safe, so every ``/ask`` runs on one dedicated worker thread (a single-thread
 executor): asks are answered one at a time, in arrival order, off the event loop, while
-``/feedback`` (SQLite, in the thread pool) and ``/health`` (no I/O) stay fast. At most
-``max_pending`` asks wait; beyond that ``/ask`` answers 429.
+``/feedback`` and ``/health`` (no I/O) stay fast. At most ``max_pending`` asks wait; beyond that
+``/ask`` answers 429. Answers and feedback are written by one writer thread in group commits
+(``server/writer.py``); a request is answered only once its rows are committed.
+
+Guards (``server/guards.py``): bodies over 256 KiB get 413 (counted as received, chunked or
+not), an optional API key is required on every path but the page's shell, and every response
+carries a Content-Security-Policy and the usual hardening headers. There are no docs pages and
+no ``/openapi.json``.
 
 Every error reaches the client as ``{"error": "<message>"}`` with a 4xx status (bad input) or
 a short 500 (anything unexpected, logged with its traceback on the server only).
@@ -21,24 +27,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from typing import Annotated, Any, AsyncIterator, Literal, Optional
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException
 
+from ragkit.feedback import AnswerWrite, FeedbackLog, FeedbackWrite, UnknownAnswerError
 from ragkit.pipeline import Pipeline
-from ragkit.feedback import FeedbackLog, UnknownAnswerError
+from ragkit.server.guards import ApiKey, BodyLimit, SecurityHeaders, check_key
 from ragkit.server.openai_routes import openai_router
+from ragkit.server.writer import FeedbackWriter, WriterClosedError
 from ragkit.types import Answer
 
 __all__ = ["create_app", "answer_payload", "MAX_QUESTION_CHARS", "STATIC_DIR"]
@@ -49,30 +57,50 @@ STATIC_DIR = Path(__file__).parent / "static"
 MAX_QUESTION_CHARS = 4000
 MAX_BODY_BYTES = 256 * 1024
 SNIPPET_CHARS = 240
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unicode_text(value: str) -> str:
+    found = _SURROGATE.search(value)
+    if found:
+        raise ValueError(
+            f"text has a lone UTF-16 surrogate (U+{ord(found.group()):04X} at position {found.start()}); send valid Unicode"
+        )
+    return value
+
+
+def _thumbs(value: int) -> int:
+    if value not in (1, -1):
+        raise ValueError("rating must be 1 (thumbs up) or -1 (thumbs down)")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_unicode_text)]
+Thumbs = Annotated[StrictInt, AfterValidator(_thumbs)]  # StrictInt: true / 1.0 / "1" are refused
 
 
 class AskRequest(BaseModel):
     """Body of ``POST /ask``."""
 
-    model_config = ConfigDict(extra="forbid")
-    question: StrictStr
+    model_config = ConfigDict(extra="forbid", strict=True)
+    question: Text
     mode: Literal["rag", "closed-book"] = "rag"
 
 
 class SourceMark(BaseModel):
     """One relevance mark on a source of an answer."""
 
-    model_config = ConfigDict(extra="forbid")
-    chunk_id: StrictStr
+    model_config = ConfigDict(extra="forbid", strict=True)
+    chunk_id: Text
     relevant: StrictBool
 
 
 class FeedbackRequest(BaseModel):
     """Body of ``POST /feedback``: a thumbs rating and/or source marks for one answer."""
 
-    model_config = ConfigDict(extra="forbid")
-    answer_id: StrictStr
-    rating: Literal[1, -1] | None = None
+    model_config = ConfigDict(extra="forbid", strict=True)
+    answer_id: Text
+    rating: Optional[Thumbs] = None
     sources: list[SourceMark] = Field(default_factory=list, max_length=100)
 
 
@@ -146,7 +174,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         if loc:
-            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+            parts.append(f"{loc}: {err.get('msg', 'invalid').removeprefix('Value error, ')}")
         elif err.get("type") == "missing":
             parts.append("the body is empty; send a JSON object")
         else:
@@ -207,6 +235,7 @@ def create_app(
     feedback_db: str | Path,
     max_question_chars: int = MAX_QUESTION_CHARS,
     max_pending: int = 64,
+    api_key: str | None = None,
 ) -> FastAPI:
     """Build the chat service for ``pipeline``, logging answers and feedback to ``feedback_db``.
 
@@ -215,17 +244,23 @@ def create_app(
         feedback_db: SQLite file for the answer and feedback log (created when missing).
         max_question_chars: longer questions are refused with 422.
         max_pending: asks allowed to wait for the model; more are refused with 429.
+        api_key: when set, every request but the page's shell (``/``, ``/static/``) must send
+            ``Authorization: Bearer <api_key>`` (or ``X-API-Key``); others get 401.
 
     Returns:
-        The FastAPI app (serve it with uvicorn).
+        The FastAPI app (serve it with uvicorn). More routes can be added to it
+        (``app.include_router``); the guards apply to them too.
 
     Raises:
         FileNotFoundError / ValueError: the pipeline's index directory is missing or is not a
-            ragkit index, a stage config names an unknown component, or ``feedback_db`` is
-            not a usable SQLite file.
+            ragkit index, a stage config names an unknown component, ``feedback_db`` is
+            not a usable SQLite file, or ``api_key`` is shorter than 16 characters.
     """
+    if api_key is not None:
+        check_key(api_key)
     _check_pipeline(pipeline)
     feedback = FeedbackLog(feedback_db)
+    writer = FeedbackWriter(feedback)
     state: dict[str, Any] = {"executor": None, "pending": 0}
 
     def executor() -> ThreadPoolExecutor:
@@ -240,11 +275,13 @@ def create_app(
         if state["executor"] is not None:
             state["executor"].shutdown(wait=False, cancel_futures=True)
             state["executor"] = None
+        writer.close()
         feedback.close()
 
-    app = FastAPI(title="ragkit", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="ragkit", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.pipeline = pipeline
     app.state.feedback = feedback
+    app.state.writer = writer
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -252,19 +289,26 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def _on_http(_request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        detail = str(exc.detail)
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's "error parsing the body"
+            detail = "request body is not valid UTF-8; send JSON encoded as UTF-8"
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(WriterClosedError)
+    async def _on_closed(_request: Request, exc: WriterClosedError) -> JSONResponse:
+        return _error(503, str(exc))
 
     @app.exception_handler(Exception)
     async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal server error; the server log has the details")
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _error(413, f"request body over {MAX_BODY_BYTES // 1024} KiB; questions are limited to {max_question_chars} characters")
-        return await call_next(request)
+    # Added innermost first: a request meets SecurityHeaders, then ApiKey, then BodyLimit.
+    too_large = f"request body over {MAX_BODY_BYTES // 1024} KiB; questions are limited to {max_question_chars} characters"
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, message=too_large)
+    if api_key is not None:
+        app.add_middleware(ApiKey, key=api_key)
+    app.add_middleware(SecurityHeaders)
 
     summary = _describe(pipeline)
 
@@ -298,24 +342,22 @@ def create_app(
             state["pending"] -= 1
         answer_id = uuid.uuid4().hex
         payload = answer_payload(answer, answer_id)
-        await run_in_threadpool(
-            feedback.record_answer, answer_id, answer.question, answer.text, answer.mode,
-            payload["citations"], payload["sources"],
-        )
+        await writer.submit(AnswerWrite(answer_id, answer.question, answer.text, answer.mode,
+                                        payload["citations"], payload["sources"]))
         payload["timings"]["queue"] = round(waited, 4)
         payload["timings"]["request"] = round(time.perf_counter() - t0, 4)
         return payload
 
     @app.post("/feedback")
     async def post_feedback(body: FeedbackRequest) -> dict[str, Any]:
-        marks = [(m.chunk_id, m.relevant) for m in body.sources]
+        marks = tuple((m.chunk_id, m.relevant) for m in body.sources)
         try:
-            ids = await run_in_threadpool(feedback.add_feedback, body.answer_id, body.rating, marks)
+            ids = await writer.submit(FeedbackWrite(body.answer_id, body.rating, marks))
         except UnknownAnswerError as exc:
             raise HTTPException(404, str(exc.args[0])) from exc
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        return {"ok": True, "answer_id": body.answer_id, "rows": len(ids)}
+        return {"ok": True, "answer_id": body.answer_id, "rows": len(ids), "ids": ids}
 
     def submit(fn: Any, *args: Any) -> asyncio.Future:
         """Run ``fn(*args)`` on the model thread, counted as a waiting ask (429 beyond ``max_pending``)."""
@@ -329,8 +371,8 @@ def create_app(
     async def record(answer: Answer, answer_id: str) -> dict[str, Any]:
         """Log an answer of the /v1 routes as /ask logs its answers; return /ask's JSON for it."""
         payload = answer_payload(answer, answer_id)
-        await run_in_threadpool(feedback.record_answer, answer_id, answer.question, answer.text, answer.mode,
-                                payload["citations"], payload["sources"])
+        await writer.submit(AnswerWrite(answer_id, answer.question, answer.text, answer.mode,
+                                        payload["citations"], payload["sources"]))
         return payload
 
     app.include_router(openai_router(pipeline, submit, record, max_question_chars))

@@ -163,3 +163,100 @@ def test_serve_unknown_index_is_a_startup_error(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not start"))
     result = runner.invoke(APP, ["serve", str(tmp_path / "missing")], env=ENV)
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+KEY = "serve-test-key-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.1.2.3", True), ("localhost", True), ("::1", True), ("[::1]", True),
+     ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("example.org", False)],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    from ragkit.commands.serve import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "myhost"])
+def test_serve_beyond_loopback_without_a_key_refuses_to_start(demo_index: Path, tmp_path: Path, monkeypatch, host) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not start"))
+    monkeypatch.delenv("RAGKIT_API_KEY", raising=False)
+    result = runner.invoke(APP, ["serve", str(demo_index), "--spec", str(_spec(tmp_path)), "--host", host], env=ENV)
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()  # one line: what is wrong and what to pass
+    assert line.startswith(f"error: binding {host}") and "--api-key KEY or set RAGKIT_API_KEY" in line
+
+
+def test_serve_short_key_refuses_to_start(demo_index: Path, tmp_path: Path, monkeypatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not start"))
+    args = ["serve", str(demo_index), "--spec", str(_spec(tmp_path)), "--host", "0.0.0.0", "--api-key", "abc"]
+    result = runner.invoke(APP, args, env=ENV)
+    assert result.exit_code == 2 and "use at least 16" in result.output
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_serve_beyond_loopback_with_a_key_starts_guarded(demo_index: Path, tmp_path: Path, monkeypatch, how) -> None:
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    args = ["serve", str(demo_index), "--spec", str(_spec(tmp_path)), "--host", "0.0.0.0", "--no-warmup",
+            "--feedback-db", str(tmp_path / "fb.sqlite")]
+    env = {**ENV, "RAGKIT_API_KEY": KEY} if how == "env" else ENV
+    result = runner.invoke(APP, args + (["--api-key", KEY] if how == "option" else []), env=env)
+    assert result.exit_code == 0, result.output
+    assert "API key required" in " ".join(result.output.split()) and KEY not in result.output
+    [(app, kw)] = calls
+    assert kw["host"] == "0.0.0.0"
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 401
+        assert client.get("/health", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+
+
+@pytest.mark.integration
+def test_ragkit_serve_process_enforces_its_key(demo_index: Path, tmp_path: Path) -> None:
+    """A real `ragkit serve` process on loopback with RAGKIT_API_KEY set."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from ragkit.server.background import free_port
+
+    port = free_port()
+    env = {**os.environ, "RAGKIT_API_KEY": KEY}
+    cmd = [sys.executable, "-m", "ragkit.cli", "serve", str(demo_index), "--port", str(port), "--no-warmup",
+           "--spec", str(_spec(tmp_path)), "--feedback-db", str(tmp_path / "fb.sqlite")]
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert child.poll() is None, child.stdout.read().decode()
+            try:
+                first = httpx.get(url + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "ragkit serve did not start in 60 s"
+                time.sleep(0.2)
+        assert first.status_code == 401 and first.headers["x-content-type-options"] == "nosniff"
+        auth = {"Authorization": f"Bearer {KEY}"}
+        answer = httpx.post(url + "/ask", json={"question": QUESTION}, headers=auth, timeout=30)
+        assert answer.status_code == 200 and answer.json()["answer"] == FAKE_ANSWER
+        wrong = httpx.post(url + "/feedback", json={"answer_id": answer.json()["id"], "rating": 1},
+                           headers={"Authorization": f"Bearer {KEY[:-1]}"}, timeout=30)
+        assert wrong.status_code == 401
+        page = httpx.get(url + "/", timeout=30)
+        assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    finally:
+        child.terminate()
+        child.wait(timeout=20)

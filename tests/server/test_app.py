@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -142,13 +143,21 @@ def test_malformed_json_and_huge_bodies(client) -> None:
         ({"answer_id": "ID", "sources": [{"chunk_id": "nope", "relevant": True}]}, 404, "was not given chunk"),
         ({"answer_id": "ID", "sources": [{"chunk_id": "x", "relevant": "yes"}]}, 422, "relevant"),
         ({"answer_id": 7, "rating": 1}, 422, "answer_id"),
+        ({"answer_id": "ID", "rating": True}, 422, "rating: Input should be a valid integer"),
+        ({"answer_id": "ID", "rating": 1.0}, 422, "rating: Input should be a valid integer"),
+        ({"answer_id": "ID", "rating": "1"}, 422, "rating"),
+        ({"answer_id": "ID", "sources": [{"chunk_id": "x", "relevant": 1}]}, 422, "relevant: Input should be a valid boolean"),
+        ({"answer_id": "ID\ud800", "rating": 1}, 422, "answer_id: text has a lone UTF-16 surrogate (U+D800 at position 32)"),
     ],
 )
 def test_bad_feedback_gets_4xx_and_writes_nothing(client, feedback_db: Path, demo_qa, body, status, match) -> None:
     answer_id = client.post("/ask", json={"question": demo_qa[0]}).json()["id"]
     if body.get("answer_id") == "ID":
         body = {**body, "answer_id": answer_id}
-    r = client.post("/feedback", json=body)
+    if isinstance(body.get("answer_id"), str):
+        body["answer_id"] = body["answer_id"].replace("ID", answer_id)
+    # json.dumps escapes non-ASCII (a lone surrogate becomes \\ud800), as a browser's JSON.stringify does
+    r = client.post("/feedback", content=json.dumps(body).encode(), headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     _no_trace(r)
     assert match in r.json()["error"]
@@ -186,3 +195,73 @@ def test_unknown_component_fails_at_startup(demo_index, feedback_db) -> None:
 
     with pytest.raises(KeyError):
         create_app(Pipeline(index=str(demo_index), retriever="no-such-retriever"), feedback_db)
+
+
+def test_feedback_answers_the_committed_row_ids(client, feedback_db: Path, demo_qa) -> None:
+    answer_id = client.post("/ask", json={"question": demo_qa[0]}).json()["id"]
+    data = client.post("/feedback", json={"answer_id": answer_id, "rating": 1}).json()
+    con = sqlite3.connect(feedback_db)
+    ids = [row[0] for row in con.execute("SELECT id FROM feedback WHERE answer_id = ?", (answer_id,))]
+    con.close()
+    assert data["rows"] == 1 and data["ids"] == ids
+
+
+def test_undecodable_input_gets_a_clean_4xx(client) -> None:
+    r = client.post("/ask", content=b'{"question": "\\udc80 hi"}', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "question: text has a lone UTF-16 surrogate (U+DC80 at position 0)" in r.json()["error"]
+    _no_trace(r)
+    r = client.post("/ask", content='{"question": "caf\u00e9"}'.encode("latin-1"), headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "request body is not valid UTF-8; send JSON encoded as UTF-8"
+    _no_trace(r)
+    assert "codec" not in r.text
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_no_docs_and_no_openapi_schema(client, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 404
+    _no_trace(r)
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/health"])
+def test_security_headers(client, path: str) -> None:
+    headers = client.get(path).headers
+    csp = dict(part.strip().split(" ", 1) for part in headers["content-security-policy"].split(";"))
+    assert csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
+    # the page loads only its own script and style and calls only its own API
+    assert csp["script-src"] == csp["style-src"] == csp["connect-src"] == "'self'"
+    assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_page_has_no_inline_script_or_style_the_csp_would_block(client) -> None:
+    page = client.get("/").text
+    assert "<style" not in page and " style=" not in page
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", page)  # no inline event handlers (onclick=…)
+    assert page.count("<script") == page.count('<script src="/static/') == 1
+
+
+KEY = "test-key-0123456789abcdef"
+
+
+def test_api_key_guards_the_api_but_not_the_page(pipeline, feedback_db: Path, demo_qa) -> None:
+    app = create_app(pipeline, feedback_db, api_key=KEY)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for method, path in (("get", "/health"), ("post", "/ask"), ("post", "/feedback")):
+            r = c.request(method, path, json={"question": demo_qa[0]})
+            assert r.status_code == 401 and "needs an API key" in r.json()["error"]
+            assert r.headers["www-authenticate"].startswith("Bearer") and r.headers["x-frame-options"] == "DENY"
+        r = c.post("/ask", json={"question": demo_qa[0]}, headers={"Authorization": "Bearer " + KEY[:-1] + "X"})
+        assert r.status_code == 401 and "wrong API key" in r.json()["error"]
+        auth = {"Authorization": f"Bearer {KEY}"}
+        answer = c.post("/ask", json={"question": demo_qa[0]}, headers=auth)
+        assert answer.status_code == 200
+        r = c.post("/feedback", json={"answer_id": answer.json()["id"], "rating": 1}, headers={"X-API-Key": KEY})
+        assert r.status_code == 200
+        assert c.get("/").status_code == 200 and c.get("/static/app.js").status_code == 200
+    assert [r.rating for r in read_feedback(feedback_db)] == [1]
+
+
+def test_short_api_key_is_refused_at_startup(pipeline, feedback_db: Path) -> None:
+    with pytest.raises(ValueError, match="has 7 characters; use at least 16"):
+        create_app(pipeline, feedback_db, api_key="hunter2")

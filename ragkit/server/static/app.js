@@ -15,14 +15,30 @@ function el(tag, attrs = {}, text = null) {
   return node;
 }
 
+// A server started with an API key answers 401: the page then asks for the key, keeps it for
+// this tab only (sessionStorage) and sends it as a bearer token.
+const KEY_STORE = "ragkit-api-key";
+
+function authHeaders(headers = {}) {
+  const key = sessionStorage.getItem(KEY_STORE);
+  return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+}
+
+function needKey(message) {
+  $("key-form").hidden = false;
+  $("key-message").textContent = message;
+  $("api-key").focus();
+}
+
 async function postJSON(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: authHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify(body),
   });
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
+  if (response.status === 401) needKey((data && data.error) || "this server needs an API key");
   if (!response.ok) {
     const message = (data && data.error) || `request failed (${response.status})`;
     throw new Error(message);
@@ -174,8 +190,14 @@ async function ask(event) {
 
 async function checkHealth() {
   try {
-    const response = await fetch("/health");
+    const response = await fetch("/health", { headers: authHeaders() });
     const data = await response.json();
+    if (response.status === 401) {
+      $("health").textContent = "API key needed";
+      needKey(data.error);
+      return;
+    }
+    $("key-form").hidden = true;
     $("health").textContent = data.index ? `index: ${data.index}` : "closed-book only";
   } catch (_) {
     $("health").textContent = "server unreachable";
@@ -188,5 +210,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask-form").requestSubmit(); }
   });
   $("source-close").addEventListener("click", () => { $("source-view").hidden = true; });
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(KEY_STORE, $("api-key").value.trim());
+    $("api-key").value = "";
+    checkHealth();
+  });
   checkHealth();
 });
