@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -21,8 +21,23 @@ def ingest_cmd(
     overlap_tokens: Annotated[int, typer.Option(help="Tokens shared by consecutive chunks.")] = 32,
     tokenizer: Annotated[str, typer.Option(help="Model whose tokenizer measures chunk length.")] = "minilm",
     max_mb: Annotated[float, typer.Option(help="Skip files larger than this many MiB.")] = 20.0,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data workers; ragkit[ray]).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (auto); default: a local Ray.")] = None,
+    workers: Annotated[int, typer.Option(help="Ray parse workers (--engine ray).")] = 2,
 ) -> None:
     """Parse PDFs, source code and text under PATHS into the chunk store of an index directory."""
+    from ragkit.commands.scale import check_engine, ray_ingest_cmd
+
+    check_engine(engine)
+    if engine == "ray":
+        report = ray_ingest_cmd(paths, out, address, workers, max_tokens=max_tokens, overlap_tokens=overlap_tokens,
+                                tokenizer=tokenizer, max_bytes=int(max_mb * 1024 * 1024))
+    else:
+        report = _ingest_local(paths, out, max_tokens, overlap_tokens, tokenizer, max_mb)
+    _print_report(report, out)
+
+
+def _ingest_local(paths: list[Path], out: Path, max_tokens: int, overlap_tokens: int, tokenizer: str, max_mb: float):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ragkit.ingest import ingest
@@ -40,6 +55,10 @@ def ingest_cmd(
             paths, out, max_tokens=max_tokens, overlap_tokens=overlap_tokens, tokenizer=tokenizer,
             max_bytes=int(max_mb * 1024 * 1024), on_file=on_file,
         )
+    return report
+
+
+def _print_report(report: Any, out: Path) -> None:
     console.print(
         f"[green]ingested[/] {len(report.parsed)} file(s), {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed; chunks +{report.chunks_added} -{report.chunks_removed} "
