@@ -153,6 +153,24 @@ class MilvusIndex(Component):
         """A context manager turning pymilvus failures into one-line ragkit errors."""
         return _Translate(self, doing)
 
+    def wait_ready(self, seconds: float = 30.0) -> None:
+        """Wait until the server answers (a restarted server, or the client's reconnect backoff).
+
+        Raises:
+            MilvusUnavailableError: still unreachable after ``seconds``.
+        """
+        import time
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                self.exists()
+                return
+            except MilvusUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def exists(self) -> bool:
         """True when the collection exists on the server."""
         with self.errors("look up"):
