@@ -43,8 +43,9 @@ tune_app = typer.Typer(help="Fine-tune the retriever, the reranker or the genera
 app.add_typer(tune_app, name="tune")
 
 # Exceptions that mean "the input is wrong": shown as a message, not a stack trace.
+# ConnectionError: an index server (Milvus) that does not answer.
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    FileNotFoundError, NotADirectoryError, ValueError, KeyError, IndexLockedError,
+    FileNotFoundError, NotADirectoryError, ValueError, KeyError, IndexLockedError, ConnectionError,
 )
 
 

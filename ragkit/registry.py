@@ -49,7 +49,14 @@ KINDS: dict[str, tuple[str, ...]] = {
         "ragkit.connectors.lines",
         "ragkit.connectors.text",
     ),
-    "retriever": ("ragkit.retrievers.bm25", "ragkit.retrievers.dense", "ragkit.retrievers.hybrid"),
+    "retriever": (
+        "ragkit.retrievers.bm25",
+        "ragkit.retrievers.dense",
+        "ragkit.retrievers.hybrid",
+        "ragkit.retrievers.milvus",
+    ),
+    # index backends beyond the local directory (ragkit[milvus])
+    "index": ("ragkit.indexes.milvus",),
     "rewriter": (
         "ragkit.rewriters.genqr",
         "ragkit.rewriters.prf",

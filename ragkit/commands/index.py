@@ -30,9 +30,20 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option(help="Start over: re-index and re-embed every chunk.")] = False,
     batch_size: Annotated[int, typer.Option(help="Texts per embedding batch.")] = 64,
     device: Annotated[Optional[str], typer.Option(help="Embedding device (cpu, cuda); default: GPU if any.")] = None,
+    engine: Annotated[str, typer.Option(help="Embed here (local) or on Ray actors (ray; ragkit[ray]).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (auto); default: a local Ray.")] = None,
+    workers: Annotated[int, typer.Option(help="Ray embedding actors (--engine ray).")] = 2,
+    milvus_uri: Annotated[Optional[str], typer.Option(help="Index into this Milvus server instead (ragkit[milvus]).")] = None,
+    collection: Annotated[Optional[str], typer.Option(help="Milvus collection (default: the directory's name).")] = None,
 ) -> None:
     """Build or update the BM25 and dense indexes of an ingested directory (incremental)."""
+    from ragkit.commands.scale import check_engine, index_scaled
     from ragkit.indexes.index import Index
+
+    check_engine(engine)
+    if engine == "ray" or milvus_uri or collection:
+        index_scaled(directory, embedder, engine, address, workers, milvus_uri, collection, rebuild, batch_size, device)
+        return
 
     bm25_spec: bool | dict[str, Any] = bm25
     if bm25:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -33,14 +33,40 @@ def ingest_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with status 1 unless every file was ingested in full.")
     ] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data workers; ragkit[ray]).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (auto); default: a local Ray.")] = None,
+    workers: Annotated[int, typer.Option(help="Ray parse workers (--engine ray).")] = 2,
 ) -> None:
     """Parse PDFs, source code and text under PATHS into the chunk store of an index directory."""
+    from ragkit.commands.scale import check_engine, ray_ingest_cmd
+
+    check_engine(engine)
+    if file_timeout < 0:
+        raise ValueError(f"--file-timeout must be 0 (no limit) or a number of seconds, got {file_timeout}")
+    if engine == "ray":
+        report = ray_ingest_cmd(paths, out, address, workers, max_tokens=max_tokens, overlap_tokens=overlap_tokens,
+                                tokenizer=tokenizer, max_bytes=int(max_mb * 1024 * 1024))
+    else:
+        report = _ingest_local(paths, out, max_tokens, overlap_tokens, tokenizer, max_mb, file_timeout)
+    if report_file is not None and hasattr(report, "to_dict"):
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    _print_report(report, out, report_file)
+    if strict and not report.complete():
+        typer.secho(
+            f"error: --strict: {len(report.failed)} failed, {len(report.skipped)} skipped, "
+            f"{len(report.warnings)} reduced (see above); the index was still updated with the rest",
+            fg="red", err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _ingest_local(paths: list[Path], out: Path, max_tokens: int, overlap_tokens: int, tokenizer: str, max_mb: float,
+                  file_timeout: float) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ragkit.ingest import ingest
 
-    if file_timeout < 0:
-        raise ValueError(f"--file-timeout must be 0 (no limit) or a number of seconds, got {file_timeout}")
     with Progress(
         TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.description}"), console=console, transient=True,
@@ -50,19 +76,19 @@ def ingest_cmd(
         def on_file(source: str, total: int) -> None:
             progress.update(task, total=total, advance=1, description=source[-60:])
 
-        report = ingest(
+        return ingest(
             paths, out, max_tokens=max_tokens, overlap_tokens=overlap_tokens, tokenizer=tokenizer,
             max_bytes=int(max_mb * 1024 * 1024), on_file=on_file, file_timeout=file_timeout or None,
         )
-    if report_file is not None:
-        report_file.parent.mkdir(parents=True, exist_ok=True)
-        report_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def _print_report(report: Any, out: Path, report_file: Optional[Path]) -> None:
     console.print(
         f"[green]ingested[/] {len(report.parsed)} file(s), {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed; chunks +{report.chunks_added} -{report.chunks_removed} "
         f"= {report.chunks_total} in {out}"
     )
-    for path in report.cleaned:
+    for path in getattr(report, "cleaned", []):
         console.print(f"[dim]removed {path}, left by an interrupted run[/]")
     for source, messages in report.warnings.items():
         for msg in messages:
@@ -79,13 +105,6 @@ def ingest_cmd(
         for source, reason in report.failed.items():
             table.add_row(source, reason)
         console.print(table)
-    if strict and not report.complete():
-        typer.secho(
-            f"error: --strict: {len(report.failed)} failed, {len(report.skipped)} skipped, "
-            f"{len(report.warnings)} reduced (see above); the index was still updated with the rest",
-            fg="red", err=True,
-        )
-        raise typer.Exit(1)
 
 
 def inspect_cmd(
