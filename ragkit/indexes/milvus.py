@@ -235,7 +235,7 @@ class MilvusIndex(Component):
             return
         from pymilvus import DataType, Function, FunctionType
 
-        from ragkit import __version__
+        from ragkit.version import __version__
 
         client = self.client
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
