@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ragkit.connectors.base import ConnectorWarning, ParseError
+from ragkit.connectors.base import CHUNKS_VERSION, ConnectorWarning, ParseError
 from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.indexes.atomic import atomic_dir
 from ragkit.indexes.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
@@ -169,6 +169,7 @@ def ingest(
     manifest = read_manifest(out) if (out / MANIFEST).is_file() else new_manifest()
     store = ChunkStore.load(out) if out.is_dir() else ChunkStore()
     rechunk = manifest.get("chunker") not in (None, chunker)
+    rechunk = rechunk or (bool(store.sources) and manifest.get("chunks_version", 1) != CHUNKS_VERSION)
     report = IngestReport(out=str(out))
 
     files: list[tuple[Path, str]] = []
@@ -213,6 +214,7 @@ def ingest(
     report.chunks_total = len(store)
 
     manifest["chunker"] = chunker
+    manifest["chunks_version"] = CHUNKS_VERSION
     manifest["counts"] = {
         "files": len(store.sources),
         "chunks": len(store),
