@@ -7,6 +7,10 @@ are embedded (the embedding cache is keyed by content-hash chunk id). The whole 
 temp copy of the directory that replaces it only on success, so an interrupted build leaves
 the previous index intact.
 
+What is indexed and embedded is ``index_text(chunk)`` (a path / symbol / signature / heading
+header, then ``Chunk.text``; see ``index_text``). A new BM25 index over a store with code uses
+the code analyzer (``split_identifiers="code"``) unless the spec says otherwise.
+
 Example:
     >>> index = Index.build("runs/idx")                       # doctest: +SKIP
     >>> index.bm25.search(["how are chunks stored?"], k=3)    # doctest: +SKIP
@@ -248,6 +252,8 @@ def _build_bm25(
     same_text = bool(old) and old.get("text_version", 1) == TEXT_VERSION  # else re-index (cheap)
     existing = BM25Index.load(path) if same_text and path.is_dir() and not rebuild else None
     wanted = {**(existing.params() if existing else {}), **(spec if isinstance(spec, dict) else {})}
+    if existing is None and "split_identifiers" not in wanted and any(c.language for c in store):
+        wanted["split_identifiers"] = "code"  # code-aware analysis for corpora with code
     if existing is not None and existing.params() == wanted:
         index = existing
     else:  # new settings: re-index from the store (BM25 indexing is fast)
