@@ -7,9 +7,12 @@ checks the answer against the evidence:
 1. no contexts, or (with ``min_score``) a best hit scoring below it: "I don't know." without
    calling the LLM;
 2. the model says it does not know: normalised to "I don't know.";
-3. the answer is not grounded: no single context both holds at least ``min_support`` of the
-   answer's new content words (those not already in the question) and at least
-   ``min_relevance`` of the question's content words: "I don't know.";
+3. the answer is not grounded (``check_grounding``): no single context holds at least
+   ``min_support`` of the answer's new content words (those not already in the question) and
+   at least ``min_relevance`` of the question's content words (``min_relevance_code`` for a
+   code context: code rarely repeats a question's wording), or a new number or identifier
+   (``3,000``, ``DEFAULT_POOLSIZE``, ``getUser``) of the answer is in no grounded context:
+   "I don't know." (thresholds chosen on ``benchmarks/grounding_calibration.py``);
 4. citations ``[n]`` / ``[n, m]`` / ``[n][m]`` are parsed and mapped to chunks (out-of-range
    numbers dropped). With ``cite="auto"``, a cited context that supports none of the answer is
    dropped, and an answer left without citations is attributed to the context(s) that overlap
@@ -34,7 +37,7 @@ from ragkit.prompts import says_idk
 from ragkit.registry import Component, build, register
 from ragkit.types import Answer, Citation, Hit
 
-__all__ = ["LLMGenerator", "content_words", "parse_citations", "says_idk"]
+__all__ = ["LLMGenerator", "check_grounding", "content_words", "exact_terms", "parse_citations", "says_idk"]
 
 _CITE_MODES = ("auto", "model", "off")
 _MIN_TRUNCATED_TOKENS = 16  # a truncated last context shorter than this is left out instead
@@ -108,6 +111,73 @@ def _fraction(words: set[str], pool: set[str]) -> float:
     return len(words & pool) / len(words) if words else 1.0
 
 
+# identifiers: snake_case, camelCase / PascalCase with an inner capital, dotted names, UPPER_CASE
+_IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b|\b\w*(?:_\w|[a-z][A-Z])\w*\b|\b[A-Z][A-Z0-9]{2,}\b")
+
+
+def exact_terms(text: str) -> set[str]:
+    """The numbers and code identifiers of ``text``, as ``content_words`` spells them.
+
+    These must be matched exactly by the evidence: a changed digit or a made-up name is where a
+    model hallucinates, and partial word overlap cannot catch it.
+    """
+    words = {w for w in content_words(text) if w[0].isdigit()}
+    for ident in _IDENTIFIER.findall(text):
+        words |= content_words(ident.replace(".", " "))
+    return words
+
+
+def check_grounding(
+    question: str,
+    answer: str,
+    contexts: list[str],
+    code: list[bool] | None = None,
+    min_support: float = 0.5,
+    min_relevance: float = 0.6,
+    min_relevance_code: float = 0.0,
+    exact_identifiers: bool = True,
+) -> dict[str, Any]:
+    """Is ``answer`` supported by one of ``contexts``? A lexical attribution check.
+
+    A context grounds the answer when it holds at least ``min_support`` of the answer's new
+    content words (not already in the question) and at least ``min_relevance`` of the
+    question's content words (``min_relevance_code`` when ``code[i]``). Every new number
+    (and, with ``exact_identifiers``, identifier) of the answer must then be in a grounding
+    context.
+
+    Returns:
+        ``{"grounded": bool, "context": best 0-based index or None, "support", "relevance",
+        "grounding": [i, ...], "missing": [exact terms in no grounding context], "new_words",
+        "ctx_words"}`` (the last two are word sets, for attributing citations).
+    """
+    code = code if code is not None else [False] * len(contexts)
+    q_words = content_words(question)
+    a_text = _CITATION.sub(" ", answer)
+    a_words = content_words(a_text)
+    new_words = (a_words - q_words) or a_words
+    ctx_words = [content_words(c) for c in contexts]
+    support = [_fraction(new_words, w) for w in ctx_words]
+    relevance = [_fraction(q_words, w) for w in ctx_words]
+    floors = [min_relevance_code if c else min_relevance for c in code]
+    grounded = [s >= min_support and r >= f for s, r, f in zip(support, relevance, floors)]
+    best = max(range(len(ctx_words)), key=lambda i: (grounded[i], support[i] + relevance[i]), default=None)
+    exact = {w for w in new_words if w[0].isdigit()}
+    if exact_identifiers:
+        exact |= exact_terms(a_text) - q_words
+    evidence = set().union(*(w for w, g in zip(ctx_words, grounded) if g))
+    missing = sorted(exact - evidence) if any(grounded) else []
+    return {
+        "grounded": any(grounded) and not missing,
+        "context": best,
+        "support": round(support[best], 3) if best is not None else 0.0,
+        "relevance": round(relevance[best], 3) if best is not None else 0.0,
+        "grounding": [i for i, g in enumerate(grounded) if g],
+        "missing": missing,
+        "new_words": new_words,
+        "ctx_words": ctx_words,
+    }
+
+
 @register("generator", "llm")
 class LLMGenerator(Component):
     """Answers with ``[n]`` citations from retrieved contexts (RAG), or closed-book.
@@ -123,6 +193,9 @@ class LLMGenerator(Component):
             missing), ``"model"`` (the model's in-range citations as is) or ``"off"``.
         min_support: fraction of the answer's new content words one context must hold.
         min_relevance: fraction of the question's content words that same context must hold.
+        min_relevance_code: the same for a code context (a chunk with a ``language``).
+        exact_identifiers: new identifiers of the answer, like its numbers, must be in a
+            grounding context.
 
     Raises:
         ValueError: an unknown ``cite`` mode or a threshold outside [0, 1].
@@ -137,10 +210,13 @@ class LLMGenerator(Component):
         cite: str = "auto",
         min_support: float = 0.5,
         min_relevance: float = 0.6,
+        min_relevance_code: float = 0.0,
+        exact_identifiers: bool = True,
     ):
         if cite not in _CITE_MODES:
             raise ValueError(f"cite must be one of {_CITE_MODES}, got {cite!r}")
-        for name, value in (("min_support", min_support), ("min_relevance", min_relevance)):
+        thresholds = (("min_support", min_support), ("min_relevance", min_relevance), ("min_relevance_code", min_relevance_code))
+        for name, value in thresholds:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         self.llm = llm if llm is not None else default_llm()
@@ -150,6 +226,8 @@ class LLMGenerator(Component):
         self.cite = cite
         self.min_support = min_support
         self.min_relevance = min_relevance
+        self.min_relevance_code = min_relevance_code
+        self.exact_identifiers = exact_identifiers
         self._llm: Any = None
         self._on_text: Callable[[str], None] | None = None
 
@@ -331,31 +409,25 @@ class LLMGenerator(Component):
         answer.text = text
         if answer.mode == "closed-book":
             return
-        q_words = content_words(answer.question)
-        a_words = content_words(_CITATION.sub(" ", text))
-        new_words = (a_words - q_words) or a_words
-        ctx_words = [content_words(c) for c in contexts]
-        support = [_fraction(new_words, w) for w in ctx_words]
-        relevance = [_fraction(q_words, w) for w in ctx_words]
-        grounded = [s >= self.min_support and r >= self.min_relevance for s, r in zip(support, relevance)]
-        best = max(range(len(ctx_words)), key=lambda i: (grounded[i], support[i] + relevance[i]), default=None)
+        code = [h.chunk is not None and h.chunk.language is not None for h in answer.hits[: len(contexts)]]
+        check = check_grounding(
+            answer.question, text, contexts, code, self.min_support, self.min_relevance,
+            self.min_relevance_code, self.exact_identifiers,
+        )
+        best = check["context"]
         if best is not None:
             answer.metadata["grounding"] = {
-                "context": best + 1,
-                "support": round(support[best], 3),
-                "relevance": round(relevance[best], 3),
+                "context": best + 1, "support": check["support"], "relevance": check["relevance"]
             }
-        if not any(grounded):
+        if not check["grounding"]:
             self._idk(answer, "unsupported", text)
             return
-        # Numbers are where a small model hallucinates most: each new one must be in a
-        # grounded context.
-        evidence = set().union(*(w for w, g in zip(ctx_words, grounded) if g))
-        missing = sorted(w for w in new_words if w[0].isdigit() and w not in evidence)
-        if missing:
-            answer.metadata["unsupported_numbers"] = missing
+        if check["missing"]:  # a new number or identifier in no grounding context
+            answer.metadata["unsupported_numbers"] = check["missing"]
             self._idk(answer, "unsupported", text)
             return
+        new_words, ctx_words = check["new_words"], check["ctx_words"]
+        grounded = [i in check["grounding"] for i in range(len(contexts))]
         if self.cite != "off":
             answer.citations = self._cite(answer, text, new_words, ctx_words, grounded)
 

@@ -283,3 +283,37 @@ def test_smollm2_answers_with_citation_and_abstains_when_unanswerable(one_thread
         assert unanswerable.text == "I don't know.", unanswerable.metadata
         assert unanswerable.citations == []
     assert all(a.timings["generate"] > 0 for a in answers)
+
+
+def test_grounding_keeps_code_answer_with_low_question_overlap(tmp_path):
+    import shutil
+
+    dateutil = pytest.importorskip("dateutil")
+    from ragkit.connectors.code import PythonConnector
+    from ragkit.generator import check_grounding
+
+    shutil.copy(f"{dateutil.__path__[0]}/utils.py", tmp_path / "utils.py")
+    chunks = list(PythonConnector(tokenizer="whitespace").parse(tmp_path / "utils.py", "dateutil/utils.py"))
+    gold = next(c for c in chunks if c.symbol == "within_delta")
+    question = "How can I check that two datetimes differ by no more than a tolerance?"
+    answer = "Call within_delta(dt1, dt2, delta) [1]."
+    old = check_grounding(question, answer, [gold.text], [True], min_relevance_code=0.6, exact_identifiers=False)
+    assert not old["grounded"] and old["relevance"] < 0.6  # what the old rule refused
+    assert check_grounding(question, answer, [gold.text], [True])["grounded"]
+    wrong = check_grounding(question, "Call within_tolerance(dt1, dt2, delta) [1].", [gold.text], [True])
+    assert not wrong["grounded"] and "within_tolerance" in wrong["missing"]
+
+
+def test_grounding_refuses_unsupported_number(tmp_path):
+    dateutil = pytest.importorskip("dateutil")
+    from ragkit.connectors.code import PythonConnector
+    from ragkit.generator import check_grounding
+
+    chunks = PythonConnector(tokenizer="whitespace").chunks(
+        open(f"{dateutil.__path__[0]}/easter.py").read(), "dateutil/easter.py"
+    )
+    ctx = next(c for c in chunks if c.symbol == "EASTER_ORTHODOX")
+    q = "Which number selects the Orthodox method when computing Easter?"
+    assert check_grounding(q, "EASTER_ORTHODOX is 2 [1].", [ctx.text], [True])["grounded"]
+    bad = check_grounding(q, "EASTER_ORTHODOX is 4 [1].", [ctx.text], [True])
+    assert not bad["grounded"] and bad["missing"] == ["4"]

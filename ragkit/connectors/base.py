@@ -15,7 +15,11 @@ from ragkit.connectors.chunking import Chunker
 from ragkit.registry import Component
 from ragkit.types import Chunk
 
-__all__ = ["Connector", "ParseError", "ConnectorWarning"]
+__all__ = ["CHUNKS_VERSION", "Connector", "ParseError", "ConnectorWarning"]
+
+# Bumped when connectors cut the same file into different chunks, so that `ragkit ingest`
+# re-chunks unchanged files. 2: module-level Python assignments are named chunks.
+CHUNKS_VERSION = 2
 
 
 class ParseError(Exception):

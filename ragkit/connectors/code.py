@@ -3,8 +3,9 @@
 Line ranges include decorators and end at the definition's last line, so every chunk's text is
 exactly its line slice of the file. A class chunk holds the class header, docstring and
 class-level statements; its methods are chunks of their own (``symbol="Class.method"``,
-nested classes ``"Outer.Inner.method"``). Imports, constants and other module-level code
-become ``kind="module"`` chunks. A file that does not parse falls back to line windows.
+nested classes ``"Outer.Inner.method"``). Module-level assignments are named chunks
+(``kind="constant"`` / ``"variable"``, see ``python_constants``); imports and other module-level
+code become ``kind="module"`` chunks. A file that does not parse falls back to line windows.
 
 Importing this module also registers the other code connectors: ``"tree-sitter"``
 (JavaScript, TypeScript, Java, Go, Rust, C, C++) and ``"lines"`` (any other text file);
@@ -28,6 +29,7 @@ from ragkit.connectors.lines import (  # also registers "lines"
     source_name,
     window_chunks,
 )
+from ragkit.connectors.python_constants import python_assignments
 from ragkit.connectors.symbols import Definition, definition_chunks
 from ragkit.registry import register
 from ragkit.types import Chunk
@@ -198,7 +200,7 @@ class PythonConnector(Connector):
                 lines, 1, len(lines), chunker=self.chunker, source=source, kind="window",
                 language="python",
             )
-        defs = python_definitions(tree.body, lines)
+        defs = python_definitions(tree.body, lines) + python_assignments(tree.body, lines)
         return definition_chunks(
             defs, lines, chunker=self.chunker, source=source, language="python", line_comment="#"
         )

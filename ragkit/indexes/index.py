@@ -9,6 +9,10 @@ temp copy of the current generation that becomes the next generation only on suc
 the previous index intact and a concurrent writer gets a clear error instead of a lost update.
 An opened ``Index`` reads all its files from the generation that was current when it opened.
 
+What is indexed and embedded is ``index_text(chunk)`` (a path / symbol / signature / heading
+header, then ``Chunk.text``; see ``index_text``). A new BM25 index over a store with code uses
+the code analyzer (``split_identifiers="code"``) unless the spec says otherwise.
+
 Example:
     >>> index = Index.build("runs/idx")                       # doctest: +SKIP
     >>> index.bm25.search(["how are chunks stored?"], k=3)    # doctest: +SKIP
@@ -26,6 +30,7 @@ from ragkit.indexes.bm25 import BM25Index
 from ragkit.indexes.embed import Embedder, EmbeddingCache
 from ragkit.indexes.faiss_index import DenseIndex
 from ragkit.indexes.generations import generation_path, new_generation, remove_stale
+from ragkit.indexes.index_text import TEXT_VERSION, check_text_version, index_text
 from ragkit.indexes.lock import index_lock
 from ragkit.indexes.manifest import IndexFormatError, new_manifest, read_manifest, write_manifest
 from ragkit.indexes.store import ChunkStore
@@ -123,6 +128,7 @@ class Index:
     def bm25(self) -> BM25Index:
         """The BM25 index (loaded on first use)."""
         if self._bm25 is None:
+            check_text_version(self.manifest.get("bm25"), self.directory, "bm25")
             self._bm25 = BM25Index.load(self._require("bm25"))
         return self._bm25
 
@@ -130,6 +136,7 @@ class Index:
     def dense(self) -> DenseIndex:
         """The FAISS index (loaded on first use)."""
         if self._dense is None:
+            check_text_version(self.manifest.get("dense"), self.directory, "dense")
             self._dense = DenseIndex.load(self._require("dense"))
         return self._dense
 
@@ -189,6 +196,8 @@ class Index:
             current = cls.open(directory)
             if dense and not rebuild:
                 current.check_embedder(embedder)
+                if current.has("dense"):  # cached vectors embed another text: re-embed on request only
+                    check_text_version(current.manifest.get("dense"), directory, "dense")
             with new_generation(directory, copy_existing=True) as tmp:
                 manifest = read_manifest(tmp)
                 store = ChunkStore.load(tmp)
@@ -252,16 +261,19 @@ def _build_bm25(
     tmp: Path, store: ChunkStore, old: dict[str, Any] | None, spec: bool | dict[str, Any], rebuild: bool
 ) -> dict[str, Any]:
     path = tmp / BM25_DIR
-    existing = BM25Index.load(path) if old and path.is_dir() and not rebuild else None
+    same_text = bool(old) and old.get("text_version", 1) == TEXT_VERSION  # else re-index (cheap)
+    existing = BM25Index.load(path) if same_text and path.is_dir() and not rebuild else None
     wanted = {**(existing.params() if existing else {}), **(spec if isinstance(spec, dict) else {})}
+    if existing is None and "split_identifiers" not in wanted and any(c.language for c in store):
+        wanted["split_identifiers"] = "code"  # code-aware analysis for corpora with code
     if existing is not None and existing.params() == wanted:
         index = existing
     else:  # new settings: re-index from the store (BM25 indexing is fast)
         index = BM25Index(**wanted)
     missing = _sync(index, store)
-    index.add([c.id for c in missing], [c.text for c in missing])
+    index.add([c.id for c in missing], [index_text(c) for c in missing])
     index.save(path)
-    return index.config()
+    return {**index.config(), "text_version": TEXT_VERSION}
 
 
 def _build_dense(
@@ -276,7 +288,7 @@ def _build_dense(
     model_id = embedder.model_id
     cache = EmbeddingCache(model_id) if rebuild else EmbeddingCache.load(path, model_id)
     chunks = list(store)
-    vectors = embedder.embed([c.id for c in chunks], [c.text for c in chunks], cache)
+    vectors = embedder.embed([c.id for c in chunks], [index_text(c) for c in chunks], cache)
     embedder.warm_up()  # the query encoder's one-time export happens here, not in the first search
     dimension = cache.dimension or embedder.dimension
     reuse = old and not rebuild and path.is_dir() and old.get("embedder") == model_id
@@ -297,4 +309,4 @@ def _build_dense(
     path.mkdir(parents=True, exist_ok=True)
     index.save(path)
     cache.save(path)
-    return {**index.config(), "embedder": model_id}
+    return {**index.config(), "embedder": model_id, "text_version": TEXT_VERSION}

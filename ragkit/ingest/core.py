@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from ragkit.connectors.base import CHUNKS_VERSION
 from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.indexes.generations import current_generation, generation_path, new_generation, remove_stale
 from ragkit.indexes.lock import index_lock
@@ -88,6 +89,7 @@ def ingest(
         store = ChunkStore.load(existing) if existing else ChunkStore()
         failures_before = dict(store.failures)
         rechunk = manifest.get("chunker") not in (None, chunker)
+        rechunk = rechunk or (bool(store.sources) and manifest.get("chunks_version", 1) != CHUNKS_VERSION)
 
         files: list[tuple[Path, str]] = []
         for root in roots:
@@ -127,6 +129,7 @@ def ingest(
         if not changed:
             return report
         manifest["chunker"] = chunker
+        manifest["chunks_version"] = CHUNKS_VERSION
         manifest["counts"] = {"files": len(store.sources), "chunks": len(store), "failures": len(store.failures)}
         if report.chunks_added or report.chunks_removed:
             for section in ("bm25", "dense"):
