@@ -11,15 +11,25 @@ service alone (a FakeLLM with a canned grounded answer).
 
     HF_HUB_OFFLINE=1 python benchmarks/serve.py                      # 200 feedback + 20 asks, SmolLM2
     HF_HUB_OFFLINE=1 python benchmarks/serve.py --generator fake --asks 100
+
+`--burst N` measures feedback writes instead (fake LLM): N concurrent clients each POST one
+/feedback (a fresh connection each, a lean asyncio client so the client is not the bottleneck),
+against this tree's server and against the server of `--baseline REV` (default: the commit before
+batched writes), alternated over `--rounds`, each on a fresh log; then a SIGKILL of this tree's
+server mid-burst, a restart on the same log, and a check that every acknowledged row is there
+(`PRAGMA integrity_check` too). Prints medians and spread; `--out` writes the JSON.
+
+    python benchmarks/serve.py --burst 1000 --rounds 3 --out benchmarks/results/serve_feedback.json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sqlite3
 import json
+import os
+import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -66,6 +76,9 @@ QUESTIONS = [
 ]
 
 
+BASELINE = "b1f6ca3"  # the last commit that wrote feedback one transaction per request
+
+
 def build_demo_index(out: Path, retriever: str) -> Path:
     """Ingest the demo corpus and build the indexes ``retriever`` needs."""
     from ragkit.indexes.index import Index
@@ -87,8 +100,16 @@ def write_spec(path: Path, retriever: str, generator: str) -> Path:
 
 
 @contextmanager
-def serve_process(index: Path, spec: Path, db: Path, log: Path, startup_timeout: float = 120.0) -> Iterator[str]:
-    """Run `ragkit serve INDEX` (its command function) in a child process on 127.0.0.1; yield its URL."""
+def serve_process(
+    index: Path, spec: Path, db: Path, log: Path, startup_timeout: float = 120.0, code_root: Path | None = None,
+    children: list[subprocess.Popen] | None = None,
+) -> Iterator[str]:
+    """Run `ragkit serve INDEX` (its command function) in a child process on 127.0.0.1; yield its URL.
+
+    Args:
+        code_root: import ``ragkit`` from this directory (another commit's tree) instead of this one.
+        children: the child process is appended here (to SIGKILL it).
+    """
     from ragkit.server.background import free_port
 
     port = free_port()
@@ -96,8 +117,12 @@ def serve_process(index: Path, spec: Path, db: Path, log: Path, startup_timeout:
     cmd = [sys.executable, "-c", code, str(index), "--host", "127.0.0.1", "--port", str(port),
            "--spec", str(spec), "--feedback-db", str(db)]
     url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    root = code_root or Path(ragkit.__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    with open(log, "ab") as out:
+        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    if children is not None:
+        children.append(child)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -113,7 +138,8 @@ def serve_process(index: Path, spec: Path, db: Path, log: Path, startup_timeout:
             time.sleep(0.2)
         yield url
     finally:
-        child.terminate()
+        if child.poll() is None:
+            child.terminate()
         try:
             child.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -194,7 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feedback", type=int, default=200, help="concurrent POST /feedback requests")
     parser.add_argument("--asks", type=int, default=20, help="concurrent POST /ask requests")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--burst", type=int, help="measure N concurrent /feedback posts (this tree vs --baseline)")
+    parser.add_argument("--rounds", type=int, default=3, help="--burst: alternated rounds per server")
+    parser.add_argument("--baseline", default=BASELINE, help="--burst: commit whose server is compared ('none': skip)")
     args = parser.parse_args(argv)
+    if args.burst:
+        from serve_burst import run_burst  # benchmarks/serve_burst.py, beside this file
+
+        return run_burst(args, build_demo_index, write_spec, serve_process, console)
 
     with tempfile.TemporaryDirectory(prefix="ragkit-serve-bench-") as tmp:
         index = args.index or build_demo_index(Path(tmp) / "demo-index", args.retriever)
