@@ -62,6 +62,7 @@ KINDS: dict[str, tuple[str, ...]] = {
         "ragkit.rewriters.prf",
         "ragkit.rewriters.hyde",
         "ragkit.rewriters.multi_query",
+        "ragkit.rewriters.lol",
     ),
     "reranker": (
         "ragkit.rerankers.cross_encoder",
@@ -74,7 +75,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "llm": ("ragkit.llm",),
     "generator": ("ragkit.generator",),
     # a tuner's config is its ragkit-tuning.json "hyper_parameters": build("tuner", it) retrains alike
-    "tuner": ("ragkit.tuning.retriever", "ragkit.tuning.reranker", "ragkit.tuning.generator"),
+    "tuner": ("ragkit.tuning.retriever", "ragkit.tuning.reranker", "ragkit.tuning.generator", "ragkit.tuning.prf"),
 }
 
 _REGISTRY: dict[str, dict[str, type]] = {}
