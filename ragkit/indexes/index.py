@@ -128,16 +128,18 @@ class Index:
     def bm25(self) -> BM25Index:
         """The BM25 index (loaded on first use)."""
         if self._bm25 is None:
+            path = self._require("bm25")  # a missing index says so before any version check
             check_text_version(self.manifest.get("bm25"), self.directory, "bm25")
-            self._bm25 = BM25Index.load(self._require("bm25"))
+            self._bm25 = BM25Index.load(path)
         return self._bm25
 
     @property
     def dense(self) -> DenseIndex:
         """The FAISS index (loaded on first use)."""
         if self._dense is None:
+            path = self._require("dense")  # a missing index says so before any version check
             check_text_version(self.manifest.get("dense"), self.directory, "dense")
-            self._dense = DenseIndex.load(self._require("dense"))
+            self._dense = DenseIndex.load(path)
         return self._dense
 
     def embedder(self, batch_size: int = 64, device: str | None = None) -> Embedder:
@@ -199,20 +201,7 @@ class Index:
                 if current.has("dense"):  # cached vectors embed another text: re-embed on request only
                     check_text_version(current.manifest.get("dense"), directory, "dense")
             with new_generation(directory, copy_existing=True) as tmp:
-                manifest = read_manifest(tmp)
-                store = ChunkStore.load(tmp)
-                if bm25:
-                    stage("bm25")
-                    manifest["bm25"] = _build_bm25(tmp, store, manifest.get("bm25"), bm25, rebuild)
-                elif "bm25" in manifest:
-                    _mark_stale(manifest["bm25"], store)
-                if dense:
-                    stage("dense")
-                    emb = Embedder(embedder, batch_size=batch_size, device=device, show_progress=show_progress)
-                    manifest["dense"] = _build_dense(tmp, store, manifest.get("dense"), dense, emb, rebuild)
-                elif "dense" in manifest:
-                    _mark_stale(manifest["dense"], store)
-                write_manifest(tmp, manifest)
+                build_in(tmp, embedder, bm25, dense, rebuild, batch_size, device, show_progress, stage)
         return cls.open(directory)
 
     @classmethod
@@ -235,6 +224,25 @@ class Index:
                 store.save(tmp)
                 write_manifest(tmp, manifest)
         return cls.build(directory, **build_args)
+
+
+def build_in(tmp: Path, embedder: str, bm25: bool | dict[str, Any], dense: bool | dict[str, Any], rebuild: bool,
+             batch_size: int, device: str | None, show_progress: bool, stage: Callable[[str], None]) -> None:
+    """Build the BM25 / dense indexes inside ``tmp``, a generation being written (the caller holds the lock)."""
+    manifest = read_manifest(tmp)
+    store = ChunkStore.load(tmp)
+    if bm25:
+        stage("bm25")
+        manifest["bm25"] = _build_bm25(tmp, store, manifest.get("bm25"), bm25, rebuild)
+    elif "bm25" in manifest:
+        _mark_stale(manifest["bm25"], store)
+    if dense:
+        stage("dense")
+        emb = Embedder(embedder, batch_size=batch_size, device=device, show_progress=show_progress)
+        manifest["dense"] = _build_dense(tmp, store, manifest.get("dense"), dense, emb, rebuild)
+    elif "dense" in manifest:
+        _mark_stale(manifest["dense"], store)
+    write_manifest(tmp, manifest)
 
 
 def _subdir(kind: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from ragkit.indexes.index_text import index_text
 from ragkit.indexes.index import IndexMismatchError
 from ragkit.indexes.tokenize import STOPWORDS_EN
 from ragkit.registry import Component, register
@@ -372,7 +373,7 @@ class MilvusIndex(Component):
 def _embed_batches(embedder: Any, chunks: list[Chunk], batch: int = 256) -> Iterable[tuple[list[Chunk], np.ndarray]]:
     for lo in range(0, len(chunks), batch):
         part = chunks[lo : lo + batch]
-        yield part, embedder.encode([c.text for c in part])
+        yield part, embedder.encode([index_text(c) for c in part])  # the local dense index's text
 
 
 class _Translate:

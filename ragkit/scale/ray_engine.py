@@ -32,6 +32,7 @@ import numpy as np
 from ragkit.indexes.generations import new_generation
 from ragkit.indexes.lock import index_lock
 from ragkit.indexes.embed import EmbeddingCache
+from ragkit.indexes.index_text import index_text
 from ragkit.indexes.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
 from ragkit.indexes.store import ChunkStore
 from ragkit.ingest import DEFAULT_MAX_BYTES, IngestReport, walk
@@ -215,7 +216,7 @@ def ray_embed(
     if not chunks:
         return
     by_id = {c.id: c for c in chunks}
-    items = [{"id": c.id, "text": c.text} for c in chunks]
+    items = [{"id": c.id, "text": index_text(c)} for c in chunks]  # what the local dense index embeds
     blocks = min(len(items), max(workers, -(-len(items) // batch_size)), 8 * workers)  # every actor gets work
     ds = ray.data.from_items(items, override_num_blocks=max(1, blocks))
     ds = ds.map_batches(
@@ -259,7 +260,7 @@ def ray_index(
             pass ``rebuild=True``; Milvus: use a new collection).
     """
     from ragkit.indexes.embed import Embedder
-    from ragkit.indexes.index import Index
+    from ragkit.indexes.index import Index, build_in
 
     progress = on_progress or (lambda *_: None)
     store = ChunkStore.load(directory)
@@ -298,5 +299,5 @@ def ray_index(
                     shutil.rmtree(tmp / kind)
             write_manifest(tmp, manifest)
         cache.save(tmp / "dense")
-        Index.build(tmp, embedder=embedder, batch_size=batch_size, device=device, show_progress=False)
+        build_in(tmp, embedder, True, True, False, batch_size, device, False, lambda _: None)
     return {"target": str(directory), "embedded": done, "total": len(store)}

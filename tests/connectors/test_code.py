@@ -47,6 +47,7 @@ def test_sample_symbols_kinds_and_exact_slices(py):
     assert_exact_slices(chunks, path)
     defs = [(c.symbol, c.kind) for c in chunks if c.symbol]
     assert defs == [
+        ("DEFAULT_CURRENCY", "constant"),  # a module-level assignment is its own named chunk
         ("money", "function"),
         ("Item", "class"),
         ("Item.price", "method"),
@@ -120,7 +121,9 @@ def test_module_level_code_is_module_chunks(py):
     chunks = list(py.parse(SAMPLES / "inventory.py"))
     modules = [c for c in chunks if c.kind == "module"]
     assert len(modules) == 2
-    assert "import functools" in modules[0].text and 'DEFAULT_CURRENCY = "EUR"' in modules[0].text
+    assert "import functools" in modules[0].text and 'DEFAULT_CURRENCY = "EUR"' not in modules[0].text
+    constant = next(c for c in chunks if c.kind == "constant")
+    assert constant.symbol == "DEFAULT_CURRENCY" and 'DEFAULT_CURRENCY = "EUR"' in constant.text
     assert modules[0].text.startswith('"""A tiny inventory model')
     assert modules[1].text.startswith('if __name__ == "__main__":')
     assert all(c.symbol is None for c in modules)

@@ -27,8 +27,11 @@ QA = [json.loads(line) for line in (ROOT / "examples" / "demo-qa.jsonl").read_te
 # the fake LLM answers each demo question with its reference answer, citing the first passage
 FAKE = {"type": "llm", "llm": {"type": "fake", "responses": {q["question"]: f"{q['answer']} [1]." for q in QA}}}
 # (local, milvus, questions allowed to cite differently): milvus-lite's analyzer does not stem
-# ("pair" vs "pairing", "cleaned" vs "clean"), so BM25 alone differs on 2 of the 56 demo questions.
-PAIRS = (("bm25", "milvus-bm25", 2), ("dense", "milvus-dense", 0), ("hybrid", "milvus-hybrid", 0))
+# ("pair" vs "pairing", "cleaned" vs "clean"), and Milvus' BM25 field holds the chunk text without the
+# contextual header and code identifier splitting the local BM25 indexes (ragkit.indexes.index_text),
+# so BM25 differs on 4 of the 56 demo questions and hybrid, through its BM25 side, on 1. Dense (same
+# vectors) must agree exactly.
+PAIRS = (("bm25", "milvus-bm25", 4), ("dense", "milvus-dense", 0), ("hybrid", "milvus-hybrid", 1))
 
 
 @pytest.fixture(scope="module")
