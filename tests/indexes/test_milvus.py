@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from ragkit.indexes.index_text import index_text
 from ragkit.indexes.embed import Embedder
 from ragkit.indexes.index import IndexMismatchError
 from ragkit.indexes.milvus import (
@@ -66,7 +67,7 @@ def test_sync_stores_chunks_with_provenance_and_vectors(index):
     assert index.sync(chunks, emb) == {"upserted": 30, "deleted": 0, "unchanged": 0, "total": 30}
     rows = index.get([c.id for c in chunks], vectors=True)
     assert [chunk_from_row(r) for r in rows] == chunks  # every field round-trips
-    np.testing.assert_allclose(np.array([r["dense"] for r in rows]), emb.encode([c.text for c in chunks]), atol=1e-6)
+    np.testing.assert_allclose(np.array([r["dense"] for r in rows]), emb.encode([index_text(c) for c in chunks]), atol=1e-6)
     assert index.info()["embedder"] == MODEL and index.info()["dimension"] == DIM
 
 
@@ -79,7 +80,7 @@ def test_resync_embeds_only_new_or_changed_chunks_and_deletes_the_rest(index):
     emb = CountingEmbedder()
     counts = index.sync([changed, *chunks[1:25], new], emb)
     assert counts == {"upserted": 2, "deleted": 5, "unchanged": 24, "total": 26}
-    assert sorted(emb.texts) == sorted([changed.text, new.text])
+    assert sorted(emb.texts) == sorted([index_text(changed), index_text(new)])
     assert set(index.hashes()) == {c.id for c in [changed, *chunks[1:25], new]}
     assert chunk_from_row(index.get([changed.id])[0]).metadata == {"n": 0, "edited": True}
     assert index.sync([changed, *chunks[1:25], new], CountingEmbedder())["upserted"] == 0  # a no-op
@@ -112,7 +113,7 @@ def test_a_killed_server_loses_nothing_acknowledged(tmp_path):
         emb = CountingEmbedder()
         counts = index.sync(chunks, emb)  # resumes: only what was never acknowledged is embedded
         assert counts == {"upserted": 20, "deleted": 0, "unchanged": 20, "total": 40}
-        assert sorted(emb.texts) == sorted(c.text for c in chunks[20:])
+        assert sorted(emb.texts) == sorted(index_text(c) for c in chunks[20:])
         server.restart(kill=True)
         index.wait_ready()
         assert set(MilvusIndex(server.uri, "restart").hashes()) == {c.id for c in chunks}
@@ -139,4 +140,4 @@ def test_vectors_equal_the_local_embedder(index):
     emb = Embedder("minilm", show_progress=False)
     index.sync(chunks, emb)
     rows = index.get([c.id for c in chunks], vectors=True)
-    np.testing.assert_allclose(np.array([r["dense"] for r in rows]), emb.encode([c.text for c in chunks]), atol=1e-5)
+    np.testing.assert_allclose(np.array([r["dense"] for r in rows]), emb.encode([index_text(c) for c in chunks]), atol=1e-5)

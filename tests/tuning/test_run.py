@@ -22,5 +22,5 @@ def test_a_tuner_rebuilds_from_its_recorded_config():
     tuner = RetrieverTuner(epochs=2, learning_rate=3e-5)
     again = build("tuner", tuner.to_config())
     assert isinstance(again, RetrieverTuner) and again.to_config() == tuner.to_config()
-    with pytest.raises(KeyError, match="available: generator, reranker, retriever"):
+    with pytest.raises(KeyError, match="available: generator, prf, reranker, retriever"):
         build("tuner", {"type": "nope"})
