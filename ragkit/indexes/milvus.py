@@ -20,23 +20,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ragkit.indexes.index_text import index_text
 from ragkit.indexes.index import IndexMismatchError
+from ragkit.indexes.index_text import index_text
 from ragkit.indexes.tokenize import STOPWORDS_EN
 from ragkit.registry import Component, register
 from ragkit.types import Chunk
 
 __all__ = [
+    "DEFAULT_ANALYZER",
     "MilvusIndex",
     "MilvusUnavailableError",
     "MissingCollectionError",
-    "DEFAULT_ANALYZER",
     "content_hash",
 ]
+
+# pymilvus pings every 10 s even with no call in flight; a gRPC C++ server (milvus-lite) allows one
+# ping per 5 min without data and answers more with GOAWAY "too_many_pings", which broke a client
+# left idle for a few minutes (a server between queries; CI between test modules). Ping only while a
+# call is in flight, and no more often than the server's limit.
+KEEPALIVE = {"grpc.keepalive_time_ms": 330_000, "grpc.keepalive_permit_without_calls": False}
 
 DEFAULT_ANALYZER: dict[str, Any] = {
     "tokenizer": "standard",
@@ -146,7 +153,8 @@ class MilvusIndex(Component):
             from pymilvus import MilvusClient
 
             with self.errors("connect to"):
-                client = MilvusClient(uri=self.uri, token=self.token or "", timeout=self.timeout)
+                client = MilvusClient(uri=self.uri, token=self.token or "", timeout=self.timeout,
+                                      grpc_options=dict(KEEPALIVE))
             self._client = client
         return client
 

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ragkit.indexes.index_text import index_text
 from ragkit.indexes.embed import Embedder
 from ragkit.indexes.index import IndexMismatchError
+from ragkit.indexes.index_text import index_text
 from ragkit.indexes.milvus import (
     MilvusIndex,
     MilvusUnavailableError,
@@ -141,3 +141,13 @@ def test_vectors_equal_the_local_embedder(index):
     index.sync(chunks, emb)
     rows = index.get([c.id for c in chunks], vectors=True)
     np.testing.assert_allclose(np.array([r["dense"] for r in rows]), emb.encode([index_text(c) for c in chunks]), atol=1e-5)
+
+
+def test_idle_clients_do_not_ping_the_server_into_a_goaway(milvus_server):
+    # pymilvus' default (a ping every 10 s, also with no call in flight) made milvus-lite answer
+    # GOAWAY "too_many_pings" after ~2.5 idle minutes, and a client created at that moment failed
+    # (CI, between test modules). The keepalive options must reach the gRPC channel.
+    handler = MilvusIndex(milvus_server.uri, "keepalive").client._get_connection()
+    options = handler._grpc_options
+    assert options["grpc.keepalive_permit_without_calls"] is False
+    assert options["grpc.keepalive_time_ms"] >= 300_000  # gRPC C++ servers' minimum ping interval without data
