@@ -22,6 +22,7 @@ import ast
 import csv
 import io
 import json
+import re
 import time
 import tokenize
 import zipfile
@@ -125,12 +126,16 @@ def _sentences(literal: str) -> list[str]:
 
 
 def _load_scifact_zip(zpath: Path, split: str) -> BeirDataset:
-    qrels_path = zpath.parent / f"qrels-{split}.tsv"
-    if not qrels_path.is_file():
-        raise FileNotFoundError(f"{zpath} needs {qrels_path.name} beside it for split {split!r}")
+    """SciFact from its CSV release; ``train`` without ``qrels-train.tsv`` takes its qrels from the
+    claims' ``cited_doc_ids`` (relevance 1, documents missing from the corpus dropped), which is
+    how BEIR built its SciFact train qrels (809 claims, 919 pairs)."""
     if split not in _CLAIMS:
         raise ValueError(f"SciFact splits are {sorted(_CLAIMS)}, not {split!r}")
-    data = BeirDataset(name=zpath.stem, qrels=read_qrels(qrels_path))
+    qrels_path = zpath.parent / f"qrels-{split}.tsv"
+    from_citations = split == "train" and not qrels_path.is_file()
+    if not qrels_path.is_file() and not from_citations:
+        raise FileNotFoundError(f"{zpath} needs {qrels_path.name} beside it for split {split!r}")
+    data = BeirDataset(name=zpath.stem, qrels={} if from_citations else read_qrels(qrels_path))
     csv.field_size_limit(1 << 30)
     with zipfile.ZipFile(zpath) as zf:
         names = {Path(n).name: n for n in zf.namelist()}
@@ -140,6 +145,10 @@ def _load_scifact_zip(zpath: Path, split: str) -> BeirDataset:
                 data.corpus[row["doc_id"]] = {"title": row["title"], "text": text}
         with zf.open(names[_CLAIMS[split]]) as raw:
             for row in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8")):
+                if from_citations:
+                    cited = {d: 1 for d in re.findall(r"\d+", row["cited_doc_ids"]) if d in data.corpus}
+                    if cited:
+                        data.qrels.setdefault(row["id"], {}).update(cited)
                 if row["id"] in data.qrels:
                     data.queries[row["id"]] = row["claim"]
     return data

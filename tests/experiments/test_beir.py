@@ -57,6 +57,20 @@ def test_scifact_csv_zip_layout(tmp_path):
     assert load_beir(tmp_path / "scifact.zip").corpus == data.corpus
 
 
+def test_scifact_train_split_takes_its_qrels_from_the_cited_documents(tmp_path):
+    corpus = "doc_id,title,abstract,structured\n11,Gene X,['One.'],False\n12,Other,['Two.'],False\n"
+    claims = "id,claim,evidence_doc_id,evidence_label,evidence_sentences,cited_doc_ids\n" \
+             "5,Gene X matters.,11,SUPPORT,[0],\"[11, 12]\"\n5,Gene X matters.,12,SUPPORT,[0],\"[11, 12]\"\n" \
+             "6,Cites nothing in the corpus.,,,[],[999]\n7,No citations.,,,[],[]\n"
+    with zipfile.ZipFile(tmp_path / "scifact.zip", "w") as zf:
+        zf.writestr("corpus_train.csv", corpus)
+        zf.writestr("claims_train.csv", claims)
+    data = load_beir(tmp_path, split="train")
+    assert data.qrels == {"5": {"11": 1, "12": 1}} and data.queries == {"5": "Gene X matters."}
+    with pytest.raises(FileNotFoundError, match="qrels-test.tsv"):
+        load_beir(tmp_path, split="test")
+
+
 def test_missing_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="corpus.jsonl"):
         load_beir(tmp_path)
