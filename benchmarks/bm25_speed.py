@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -48,6 +47,8 @@ from rich.table import Table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.harness import alternate  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
 console = Console(width=max(Console().width, 140))
@@ -93,24 +94,6 @@ def load_previous(ref: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.BM25Index
-
-
-def alternate(systems: dict[str, Callable[[], int]], rounds: int) -> dict[str, dict]:
-    """Run each system once per round (order rotated); per system: median / min / max q/s."""
-    names = list(systems)
-    for name in names:  # warm-up: the same single call for every system
-        systems[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            start = time.perf_counter()
-            n = systems[name]()
-            samples[name].append(n / (time.perf_counter() - start))
-    return {
-        name: {"qps_median": statistics.median(s), "qps_min": min(s), "qps_max": max(s), "rounds": len(s)}
-        for name, s in samples.items()
-    }
 
 
 def same_matrix(docs: list[str], queries: list[str], rounds: int, previous_ref: str | None) -> dict:

@@ -1,9 +1,13 @@
 """Ingest speed: ragkit's connectors vs llama-index's PyMuPDFReader + SentenceSplitter / CodeSplitter.
 
 Both sides parse the same files and chunk them with a 256-token budget; the table reports
-pages/s for PDFs, files/s (and lines/s) for code, chunk counts and wall time, side by side.
+pages/s for PDFs, files/s (and lines/s) for code, chunk counts, side by side. Fair by
+construction (``benchmarks/harness.py``): each system is warmed with its own full pass over the
+same files (tokenizers, grammars and the OS file cache loaded for both), then the two systems of
+each pair run in alternated rounds; medians and min–max over the rounds, and the load average
+before and after, are printed and written to ``benchmarks/results/ingest.json``.
 
-    .venv/bin/python benchmarks/ingest.py [--pdfs 30] [--pages 8] [--code-files 400]
+    .venv/bin/python benchmarks/ingest.py [--pdfs 30] [--pages 8] [--code-files 400] [--rounds 5]
 
 PDFs are generated once (text with headings and a table on every page) under
 ~/.cache/ragkit/bench/pdfs; code is real Python from installed packages (rich, typer, click,
@@ -13,9 +17,11 @@ pathspec, jinja2) plus this repository's JS/Go demo files.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +32,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 console = Console()
 
@@ -124,48 +131,64 @@ def llama_code_run(paths: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
+def _pass(run, paths: list[Path], amount: int) -> int:
+    """One timed pass of ``run`` over ``paths``; the work done is ``amount`` (pages or files)."""
+    run(paths)
+    return amount
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pdfs", type=int, default=30)
     ap.add_argument("--pages", type=int, default=8)
     ap.add_argument("--code-files", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=5, help="alternated timing rounds per system")
     args = ap.parse_args()
 
     import pymupdf
 
+    from benchmarks.harness import alternate, load_average, machine
     from ragkit.models import cache_dir
 
+    meta = machine()
     pdfs = make_pdfs(cache_dir() / "bench" / "pdfs", args.pdfs, args.pages)
     n_pages = sum(pymupdf.open(p).page_count for p in pdfs)
     code = code_files(args.code_files)
     n_lines = sum(len(p.read_text(encoding="utf-8", errors="replace").splitlines()) for p in code)
-    ragkit_run(pdfs[:1] + code[:3])  # warm-up: tokenizer and grammars load once
 
+    pairs = (
+        ("pdf", pdfs, "pages", n_pages, {"ragkit PdfConnector": ragkit_run,
+                                          "llama-index PyMuPDFReader + SentenceSplitter": llama_pdf_run}),
+        ("code", code, "files", len(code), {"ragkit code connectors (ast / tree-sitter)": ragkit_run,
+                                             "llama-index CodeSplitter (tree-sitter)": llama_code_run}),
+    )
     rows = []
-    for name, fn, paths, unit, amount in (
-        ("ragkit PdfConnector", ragkit_run, pdfs, "pages", n_pages),
-        ("llama-index PyMuPDFReader + SentenceSplitter", llama_pdf_run, pdfs, "pages", n_pages),
-        ("ragkit code connectors (ast / tree-sitter)", ragkit_run, code, "files", len(code)),
-        ("llama-index CodeSplitter (tree-sitter)", llama_code_run, code, "files", len(code)),
-    ):
-        seconds, chunks = fn(paths)
-        rows.append({"system": name, "unit": unit, "amount": amount, "seconds": round(seconds, 3),
-                     "per_second": round(amount / seconds, 1), "chunks": chunks,
-                     "lines_per_second": round(n_lines / seconds) if unit == "files" else None})
+    for kind, paths, unit, amount, systems in pairs:
+        chunks = {name: fn(paths)[1] for name, fn in systems.items()}  # chunk counts (not timed)
+        timed = alternate({name: functools.partial(_pass, fn, paths, amount) for name, fn in systems.items()},
+                          args.rounds, unit="per_second")
+        for name, t in timed.items():
+            rows.append({"kind": kind, "system": name, "unit": unit, "amount": amount, "chunks": chunks[name],
+                         **{k: round(v, 3) for k, v in t.items()},
+                         "lines_per_second_median": round(n_lines / t["seconds_median"]) if unit == "files" else None})
+    meta["load_avg_end"] = load_average()
 
     table = Table(title=f"Ingest speed ({n_pages} PDF pages in {len(pdfs)} files; {len(code)} code files, "
-                        f"{n_lines} lines; 256-token chunks; {os.cpu_count()} CPUs)")
-    for col in ("system", "rate", "wall s", "chunks"):
+                        f"{n_lines} lines; 256-token chunks; {args.rounds} alternated rounds, medians "
+                        f"\\[min–max]; {meta['cpus']} CPUs, load {meta['load_avg_start']} → {meta['load_avg_end']})")
+    for col in ("system", "rate (median)", "min–max", "chunks"):
         table.add_column(col)
     for r in rows:
-        rate = f"{r['per_second']} {r['unit']}/s" + (f" ({r['lines_per_second']} lines/s)" if r["lines_per_second"] else "")
-        table.add_row(r["system"], rate, str(r["seconds"]), str(r["chunks"]))
+        rate = f"{r['per_second_median']:.1f} {r['unit']}/s"
+        if r["lines_per_second_median"]:
+            rate += f" ({r['lines_per_second_median']} lines/s)"
+        table.add_row(r["system"], rate, f"{r['per_second_min']:.1f}–{r['per_second_max']:.1f}", str(r["chunks"]))
     console.print(table)
     for a, b in ((0, 1), (2, 3)):
         console.print(f"{rows[a]['system']} / {rows[b]['system']}: "
-                      f"{rows[a]['per_second'] / rows[b]['per_second']:.2f}x")
+                      f"{rows[a]['per_second_median'] / rows[b]['per_second_median']:.2f}x (medians)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / "ingest.json").write_text(json.dumps({"meta": {**meta, "rounds": args.rounds}, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+"""Regenerate the README's measured figures from ``benchmarks/results/*.json``; never type them.
+
+Each figure block in README.md sits between ``<!-- figures:NAME -->`` and
+``<!-- /figures:NAME -->``; ``RENDERERS[NAME]`` turns result JSONs into its Markdown. A block
+whose JSON is missing is left as it is and reported.
+
+    .venv/bin/python benchmarks/readme.py           # rewrite README.md in place
+    .venv/bin/python benchmarks/readme.py --check   # exit 1 when README.md differs (a test runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.S)
+
+__all__ = ["RENDERERS", "render", "main"]
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def _f(x: float | None, digits: int = 4) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def _load_note(meta: dict) -> str:
+    start, end = meta.get("load_avg_start") or [], meta.get("load_avg_end") or []
+    if not start:
+        return ""
+    return f", load average {start[0]:.1f} → {end[0]:.1f}" if end else f", load average {start[0]:.1f}"
+
+
+def scifact() -> str:
+    """The SciFact retrieval table: first stages (beir_scifact.json) and tuned models (scifact_tuning*.json)."""
+    beir, cpu, gpu = _load("beir_scifact.json"), _load("scifact_tuning_cpu.json"), _load("scifact_tuning.json")
+    published = {"bm25": "Pyserini 0.6789 / 0.9253", "dense": "MTEB 0.6451"}
+    names = {"bm25": "BM25 (lucene, k1=0.9, b=0.4, Snowball stemmer + stopwords)", "dense": "dense all-MiniLM-L6-v2",
+             "hybrid-rrf": "hybrid RRF", "hybrid-weighted": "hybrid weighted (min-max)"}
+    lines = ["| retriever | nDCG@10 | R@100 | published |", "|---|---|---|---|"]
+    for key, label in names.items():
+        agg = beir["retrieval"][key]["aggregate"]
+        lines.append(f"| {label} | {_f(agg['ndcg@10'])} | {_f(agg['recall@100'])} | {published.get(key, '–')} |")
+    rows, hp = cpu["rows"], cpu["retriever_record"]
+    tuned = rows[next(k for k in rows if k.startswith("MiniLM dense fine-tuned"))]
+    gpu_tuned = gpu["rows"][next(k for k in gpu["rows"] if k.startswith("MiniLM dense fine-tuned"))]
+    lines.append(f"| dense MiniLM fine-tuned on SciFact train claims (`benchmarks/scifact_tuning.py`; this CPU, "
+                 f"{tuned['train_s'] / 60:.1f} min train, {hp['hyper_parameters']['precision']} precision) | "
+                 f"{_f(tuned['ndcg@10'])} | {_f(tuned['recall@100'])} | (lent H200: {_f(gpu_tuned['ndcg@10'])}) |")
+    plain = rows[next(k for k in rows if k.startswith("BM25 top-100 + reranker plain (") )]
+    plain_bm25 = rows[next(k for k in rows if k.startswith("BM25 top-100 + reranker plain,"))]
+    car_bm25 = rows[next(k for k in rows if k.startswith("BM25 top-100 + reranker CAR,"))]
+    car = cpu["reranker_car_record"]["car"]
+    lines += [
+        f"| BM25 top-100 + cross-encoder trained from MiniLM on the train claims (this CPU, "
+        f"{plain['train_s'] / 60:.0f} min train) | {_f(plain['ndcg@10'])} | {_f(plain['recall@100'])} | – |",
+        f"| the same, `first_stage_weight: {cpu['first_stage_weight']}` (BM25 interpolation; weight chosen on dev "
+        f"claims) | **{_f(plain_bm25['ndcg@10'])}** | {_f(plain_bm25['recall@100'])} | BEIR ms-marco cross-encoder "
+        f"{cpu['published_ndcg@10']['BM25 top-100 + ms-marco-MiniLM-L-6 cross-encoder (BEIR paper)']} |",
+        f"| the same trained on CAR rewrites (SmolLM2 rewrote {car['rewritten']} of {car['ambiguous']} ambiguous "
+        f"claims), interpolated | {_f(car_bm25['ndcg@10'])} | {_f(car_bm25['recall@100'])} | – |",
+    ]
+    sig = cpu["significance_ndcg@10"]
+    lines += ["", f"Paired tests (randomization over the {sig['plain+BM25 vs BM25']['n']} claims): the interpolated "
+                  f"reranker vs BM25 {sig['plain+BM25 vs BM25']['delta']:+.4f}, p = "
+                  f"{sig['plain+BM25 vs BM25']['p_randomization']:.2g}; CAR vs plain (interpolated) "
+                  f"{sig['car+BM25 vs plain+BM25']['delta']:+.4f}, p = {sig['car+BM25 vs plain+BM25']['p_randomization']:.2f} "
+                  f"(no difference)."]
+    return "\n".join(lines)
+
+
+def bm25_speed() -> str:
+    """BM25 speed: one query per call and batch on one saved matrix, end to end, growth (bm25_speed.json)."""
+    data = _load("bm25_speed.json")
+    meta = data["meta"]
+    lines = [f"BM25 speed (`benchmarks/bm25_speed.py`; {meta['cpus']} cores, {meta['rounds']} alternated rounds, "
+             "medians [min–max] in queries/s; the same saved matrix and analyzed queries for every kernel):", "",
+             "| corpus | system | one query per call | batch | load avg before → after |", "|---|---|---|---|---|"]
+    for corpus in data["corpora"]:
+        same = corpus["same_matrix"]
+        load = corpus["load_avg_before_after"]
+        for name, one in same["one_query"].items():
+            batch = same["batch"].get(f"{name} (batch)")
+            rate = f"{_n(one['qps_median'])} [{_n(one['qps_min'])}–{_n(one['qps_max'])}]"
+            brate = f"{_n(batch['qps_median'])} [{_n(batch['qps_min'])}–{_n(batch['qps_max'])}]" if batch else "–"
+            lines.append(f"| {corpus['corpus']} ({corpus['n_docs']:,} docs) | {name} | {rate} | {brate} | "
+                         f"{load[0][0]:.1f} → {load[1][0]:.1f} |")
+    lines += ["", "End to end from query text (analyzer + search + hits):", ""]
+    for corpus in data["corpora"]:
+        parts = [f"{name} {_n(v['qps_median'])} q/s" for name, v in corpus["end_to_end"].items() if "qps_median" in v]
+        lines.append(f"- {corpus['corpus']}: " + ", ".join(parts))
+    if data.get("growth"):
+        lines += ["", "| synthetic docs | build s | peak RSS MB | numpy 1q | numpy batch | numba 1q | numba batch |",
+                  "|---|---|---|---|---|---|---|"]
+        for g in data["growth"]:
+            lines.append(f"| {g['n_docs']:,} | {g['build_s']:.1f} | {g['peak_rss_mb']:,.0f} | {_n(g['numpy_one_qps'])} | "
+                         f"{_n(g['numpy_batch_qps'])} | {_n(g['numba_one_qps'])} | {_n(g['numba_batch_qps'])} |")
+    return "\n".join(lines)
+
+
+def ingest() -> str:
+    """Ingest speed, ragkit vs llama-index, both warmed and alternated (ingest.json)."""
+    data = _load("ingest.json")
+    if "rows" not in data:
+        raise ValueError("ingest.json predates the alternated benchmark: rerun benchmarks/ingest.py")
+    meta, rows = data["meta"], data["rows"]
+    lines = [f"Ingest speed (`benchmarks/ingest.py`; {meta['cpus']} cores, both systems warmed with a full pass, "
+             f"{meta['rounds']} alternated rounds, medians [min–max]{_load_note(meta)}):", "",
+             "| input | system | rate | chunks | ratio |", "|---|---|---|---|---|"]
+    for kind in ("pdf", "code"):
+        pair = [r for r in rows if r["kind"] == kind]
+        ours = next(r for r in pair if r["system"].startswith("ragkit"))
+        for r in pair:
+            ratio = ours["per_second_median"] / r["per_second_median"]
+            what = f"{r['amount']} {r['unit']}"
+            lines.append(f"| {what} | {r['system']} | {_n(r['per_second_median'])} {r['unit']}/s "
+                         f"[{_n(r['per_second_min'])}–{_n(r['per_second_max'])}] | {r['chunks']:,} | "
+                         f"{'ragkit = 1' if r is ours else f'ragkit {ratio:.2f}×'} |")
+    return "\n".join(lines)
+
+
+def cold_start() -> str:
+    """Fresh-process wall time per command, against the bare bm25s floor (cold_start.json)."""
+    data = _load("cold_start.json")
+    meta, rows = data["meta"], data["rows"]
+    floor = next(r for r in rows if r["command"].startswith("bare"))["seconds_median"]
+    lines = [f"Cold start (`benchmarks/cold_start.py`; a fresh process per run, {meta['cpus']} cores, "
+             f"{meta['rounds']} alternated rounds, medians [min–max]{_load_note(meta)}):", "",
+             "| command | seconds | × bare bm25s script | top imports (s, `-X importtime`) |", "|---|---|---|---|"]
+    for r in rows:
+        imports = ", ".join(f"{o['package']} {o['seconds']:.2f}" for o in r["import_offenders"][:3])
+        lines.append(f"| `{r['command']}` | {r['seconds_median']:.2f} [{r['seconds_min']:.2f}–{r['seconds_max']:.2f}] | "
+                     f"{r['seconds_median'] / floor:.1f} | {imports} |")
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[], str]] = {"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
+                                           "cold-start": cold_start}
+
+
+def render(text: str, renderers: dict[str, Callable[[], str]] = RENDERERS) -> tuple[str, list[str]]:
+    """``text`` with every known figure block regenerated; also the notes on blocks left as they were."""
+    notes: list[str] = []
+
+    def block(m: re.Match) -> str:
+        name = m["name"]
+        if name not in renderers:
+            notes.append(f"{name}: no renderer in benchmarks/readme.py (left as it is)")
+            return m.group(0)
+        try:
+            body = renderers[name]().rstrip("\n") + "\n"
+        except FileNotFoundError as exc:
+            notes.append(f"{name}: {exc.filename} is missing (left as it is); run its benchmark")
+            return m.group(0)
+        return m.group(1) + body + m.group(4)
+
+    return BLOCK.sub(block, text), notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is not what the JSONs give")
+    parser.add_argument("--readme", type=Path, default=README)
+    args = parser.parse_args(argv)
+    old = args.readme.read_text(encoding="utf-8")
+    new, notes = render(old)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.check:
+        if new != old:
+            print(f"{args.readme} differs from benchmarks/results/*.json: run `python benchmarks/readme.py`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if new != old:
+        args.readme.write_text(new, encoding="utf-8")
+        print(f"rewrote the figure blocks of {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
