@@ -7,7 +7,7 @@ export RAGAS_DO_NOT_TRACK ?= true
 
 VENV ?= .venv
 
-.PHONY: install browser demo test test-fast
+.PHONY: install browser demo test test-fast llama
 install:
 	scripts/bootstrap.sh
 
@@ -24,3 +24,9 @@ test: install browser
 
 test-fast: install
 	$(VENV)/bin/python -m pytest -m "not slow and not integration"
+
+# Optional: the llama.cpp generation backend (ragkit[llama]), compiled here; AMX kernels off (they crash on
+# VMs that report AMX without granting it). Not part of `make test`: its tests skip when it is absent.
+llama: install
+	CMAKE_ARGS="-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" UV_LINK_MODE=copy \
+	  uv pip install --python $(VENV)/bin/python --reinstall-package llama-cpp-python 'llama-cpp-python>=0.3.36'

@@ -14,8 +14,9 @@ LLM metrics (``llm_metrics=True``): ``faithfulness``, ``answer_relevancy``,
 ``ragas.metrics.collections``, judged by any ragkit LLM config (the local SmolLM2-135M by
 default; an OpenAI-compatible server with ``{"type": "openai", ...}``). ``RagkitJudge`` adapts a
 ragkit LLM to ragas' structured-output interface: it sends ragas' prompt (which carries the JSON
-schema and examples) as a chat message and parses the first JSON object of the reply into
-ragas' pydantic model.
+schema and examples) as a chat message through ``LLM.chat_json`` — decoding constrained to the
+response model's JSON schema on the local backends (``ragkit.llm.structured``) — and parses the
+first JSON object of the reply into ragas' pydantic model.
 
 Nothing is a silent NaN: every value that could not be computed is ``None`` in
 ``per_query`` with its reason in ``per_query[i]["missing"][metric]``, and counted in
@@ -146,7 +147,8 @@ class RagkitJudge(InstructorBaseRagasLLM):
         self.calls += 1
         started = time.perf_counter()
         try:
-            reply = self.llm.chat([[{"role": "user", "content": prompt}]], max_new_tokens=self.max_new_tokens)[0]
+            reply = self.llm.chat_json([[{"role": "user", "content": prompt}]], response_model.model_json_schema(),
+                                       max_new_tokens=self.max_new_tokens)[0]
         finally:
             self.seconds += time.perf_counter() - started
         try:

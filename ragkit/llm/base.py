@@ -8,6 +8,9 @@ Optional capabilities, declared by class attributes so callers never test a back
   ``LogprobsUnsupported``.
 - ``stream_chat`` yields a reply in pieces as it is generated; the default yields the whole
   reply once, so every backend can be streamed from.
+- ``supports_json_schema``: ``chat_json`` constrains decoding to a JSON schema
+  (``ragkit.llm.structured``), so the reply parses; without it ``chat_json`` is plain ``chat``
+  and the caller's validation catches what does not parse.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class LLM(Component):
     """
 
     supports_logprobs: ClassVar[bool] = False
+    supports_json_schema: ClassVar[bool] = False
 
     def complete(
         self, prompts: list[str], max_new_tokens: int | None = None, stop: list[str] | None = None
@@ -144,6 +148,22 @@ class LLM(Component):
                 context window with ``max_new_tokens``.
         """
         raise NotImplementedError
+
+    def chat_json(
+        self, conversations: list[list[Message]], schema: dict, max_new_tokens: int | None = None
+    ) -> list[str]:
+        """Answer each conversation with a JSON document meant to be valid for ``schema``.
+
+        Backends with ``supports_json_schema`` decode under the schema's constraint, so a reply
+        always parses unless ``max_new_tokens`` cut it short; this default is plain ``chat``.
+        Callers validate the reply either way.
+
+        Args:
+            conversations: one message list per output.
+            schema: a JSON schema (e.g. ``PydanticModel.model_json_schema()``).
+            max_new_tokens: generation budget per conversation; ``None`` uses the default.
+        """
+        return self.chat(conversations, max_new_tokens=max_new_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` takes in this model's input (an estimate for remote models)."""

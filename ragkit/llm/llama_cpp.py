@@ -58,6 +58,8 @@ class LlamaCppLLM(LLM):
         ValueError: a negative temperature, ``n_ctx`` or ``n_threads``.
     """
 
+    supports_json_schema = True
+
     def __init__(
         self,
         model: str = DEFAULT_LLM_MODEL,
@@ -142,7 +144,7 @@ class LlamaCppLLM(LLM):
                 f"model's context window ({window}); shorten the prompt or the contexts"
             )
 
-    def _run(self, ids: list[int], budget: int, stop: list[str] | None, stream: bool) -> Any:
+    def _run(self, ids: list[int], budget: int, stop: list[str] | None, stream: bool, grammar: Any = None) -> Any:
         kwargs: dict[str, Any] = {
             "max_tokens": budget,
             "temperature": self.temperature,
@@ -153,17 +155,19 @@ class LlamaCppLLM(LLM):
             "seed": self.seed,
             "stop": [s for s in stop or () if s] or None,
             "stream": stream,
+            "grammar": grammar,
         }
         try:
             return self._load().create_completion(ids, **kwargs)
         except (RuntimeError, ValueError) as exc:
             raise LLMError(f"generation with {self.model!r} (llama.cpp) failed: {exc}") from exc
 
-    def _one(self, ids: list[int], max_new_tokens: int | None, stop: list[str] | None, i: int) -> str:
+    def _one(self, ids: list[int], max_new_tokens: int | None, stop: list[str] | None, i: int,
+             grammar: Any = None) -> str:
         budget = self.max_new_tokens if max_new_tokens is None else max_new_tokens
         self._check_fits(ids, budget, i)
         with self._lock:
-            out = self._run(ids, budget, stop, stream=False)
+            out = self._run(ids, budget, stop, stream=False, grammar=grammar)
         return apply_stop(out["choices"][0]["text"], stop).strip()
 
     def complete(
@@ -179,6 +183,17 @@ class LlamaCppLLM(LLM):
     ) -> list[str]:
         check_conversations(conversations)
         return [self._one(self._tokens(self.render(c), special=True), max_new_tokens, stop, i)
+                for i, c in enumerate(conversations)]
+
+    def chat_json(
+        self, conversations: list[list[Message]], schema: dict, max_new_tokens: int | None = None
+    ) -> list[str]:
+        """``chat`` under a GBNF grammar built from ``schema`` (llama.cpp's JSON-schema converter)."""
+        from ragkit.llm.structured import llama_grammar
+
+        check_conversations(conversations)
+        grammar = llama_grammar(schema)
+        return [self._one(self._tokens(self.render(c), special=True), max_new_tokens, None, i, grammar=grammar)
                 for i, c in enumerate(conversations)]
 
     def stream_chat(

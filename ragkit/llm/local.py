@@ -38,6 +38,7 @@ class TransformersLLM(LLM):
     """
 
     supports_logprobs = True
+    supports_json_schema = True
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class TransformersLLM(LLM):
         self.batch_size = batch_size
         self.precision = check_precision(precision)
         self._loaded: tuple[Any, Any] | None = None
+        self._token_table: Any = None  # lm-format-enforcer's table of the tokenizer, built on first chat_json
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -102,6 +104,18 @@ class TransformersLLM(LLM):
         # Rendered to text, then tokenized together so the batch is left-padded (the template
         # already holds the special tokens, so none are added again).
         return self._generate(self._render(conversations), max_new_tokens, stop, add_special_tokens=False)
+
+    def chat_json(
+        self, conversations: list[list[Message]], schema: dict, max_new_tokens: int | None = None
+    ) -> list[str]:
+        """``chat`` decoding only tokens that keep the reply valid JSON for ``schema`` (lm-format-enforcer)."""
+        from ragkit.llm.structured import TokenTable, prefix_allowed_tokens
+
+        texts = self._render(conversations)
+        if self._token_table is None:
+            self._token_table = TokenTable(self._load()[1])
+        return self._generate(texts, max_new_tokens, None, add_special_tokens=False,
+                              prefix_fn=prefix_allowed_tokens(self._token_table, schema))
 
     def _render(self, conversations: list[list[Message]]) -> list[str]:
         check_conversations(conversations)
@@ -244,7 +258,8 @@ class TransformersLLM(LLM):
         return gen_kwargs
 
     def _generate(
-        self, texts: list[str], max_new_tokens: int | None, stop: list[str] | None, add_special_tokens: bool
+        self, texts: list[str], max_new_tokens: int | None, stop: list[str] | None, add_special_tokens: bool,
+        prefix_fn: Any = None,
     ) -> list[str]:
         import torch
 
@@ -259,6 +274,8 @@ class TransformersLLM(LLM):
         outputs: list[str] = [""] * len(texts)
         sample = self.temperature > 0
         gen_kwargs = self._gen_kwargs(budget, stop)
+        if prefix_fn is not None:
+            gen_kwargs["prefix_allowed_tokens_fn"] = prefix_fn
         devices = [model.device] if model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             if sample:

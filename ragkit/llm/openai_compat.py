@@ -38,6 +38,8 @@ class OpenAICompatibleLLM(LLM):
         context_window: the model's context length (servers do not report it uniformly).
     """
 
+    supports_json_schema = True
+
     def __init__(
         self,
         base_url: str,
@@ -172,11 +174,23 @@ class OpenAICompatibleLLM(LLM):
         conversations: list[list[Message]],
         max_new_tokens: int | None = None,
         stop: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> list[str]:
         check_conversations(conversations)
         out = []
         for conv in conversations:
             payload = self._payload(max_new_tokens, stop) | {"messages": conv}
+            if response_format is not None:
+                payload["response_format"] = response_format
             data = self._post("/chat/completions", payload)
             out.append(apply_stop(self._choice_text(data, self._url("/chat/completions"), True), stop).strip())
         return out
+
+    def chat_json(
+        self, conversations: list[list[Message]], schema: dict, max_new_tokens: int | None = None
+    ) -> list[str]:
+        """``chat`` asking the server for ``response_format: json_schema`` (OpenAI's structured outputs;
+        llama.cpp's server, vLLM and Ollama accept it). A server that ignores it answers unconstrained."""
+        from ragkit.llm.structured import openai_response_format
+
+        return self.chat(conversations, max_new_tokens, response_format=openai_response_format(schema))

@@ -142,3 +142,17 @@ def test_openai_connection_refused_raises_after_retries():
     llm = OpenAICompatibleLLM(base_url=url, model="m", timeout=0.5, max_retries=1)
     with pytest.raises(LLMError, match="2 attempt.*connection failed"):
         llm.complete(["q"])
+
+
+def test_chat_json_asks_the_server_for_the_schema():
+    schema = {"title": "Verdict", "type": "object", "properties": {"verdict": {"type": "integer"}},
+              "required": ["verdict"]}
+    with _Server("ok") as server:
+        llm = OpenAICompatibleLLM(base_url=server.url + "/v1", model="m")
+        assert llm.supports_json_schema
+        llm.chat_json([[{"role": "user", "content": "judge"}]], schema, max_new_tokens=8)
+        llm.chat([[{"role": "user", "content": "plain"}]])
+    (_, constrained, _), (_, plain, _) = server.requests
+    assert constrained["response_format"] == {"type": "json_schema",
+                                              "json_schema": {"name": "Verdict", "schema": schema, "strict": False}}
+    assert "response_format" not in plain

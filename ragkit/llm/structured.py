@@ -1,0 +1,83 @@
+"""JSON-schema-constrained decoding: the pieces each backend needs to emit only schema-valid JSON.
+
+- transformers: lm-format-enforcer's ``TokenEnforcer`` (its ``JsonSchemaParser`` walks the schema
+  character by character; the enforcer turns that into the allowed next tokens), passed to
+  ``generate`` as ``prefix_allowed_tokens_fn``. lm-format-enforcer's own transformers glue does
+  not import on transformers 5 (``transformers.tokenization_utils`` is gone), so the tokenizer
+  table is built here, after its ``build_token_enforcer_tokenizer_data``.
+- llama.cpp: a GBNF grammar from the schema (``LlamaGrammar.from_json_schema``).
+- OpenAI-compatible servers: ``response_format: {"type": "json_schema", ...}`` in the request.
+
+A backend that can constrain sets ``LLM.supports_json_schema``; ``LLM.chat_json`` is the one
+entry point callers use (the ragas judge, QA-pair generation, GenQR keyword lists).
+
+References: lm-format-enforcer (github.com/noamgat/lm-format-enforcer); llama.cpp GBNF grammars.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format"]
+
+MAX_WHITESPACE = 2
+"""Consecutive whitespace characters the enforcer allows (a small model otherwise pads JSON with newlines)."""
+
+
+class TokenTable:
+    """lm-format-enforcer's view of one Hugging Face tokenizer (built once per LLM, ~1 s for 49k tokens).
+
+    Args:
+        tokenizer: a ``transformers`` tokenizer.
+    """
+
+    def __init__(self, tokenizer: Any):
+        from lmformatenforcer.tokenenforcer import TokenEnforcerTokenizerData
+
+        special = set(tokenizer.all_special_ids)
+        zero = tokenizer.encode("0", add_special_tokens=False)[-1]
+        regular = []
+        for token in range(len(tokenizer)):
+            if token in special:
+                continue
+            # decoded after "0", minus that "0": keeps the leading space a word-start token carries
+            after_zero = tokenizer.decode([zero, token])[1:]
+            regular.append((token, after_zero, len(after_zero) > len(tokenizer.decode([token]))))
+
+        def decode(ids: list[int]) -> str:
+            return tokenizer.decode(ids).rstrip("\ufffd")
+
+        self.data = TokenEnforcerTokenizerData(regular, decode, tokenizer.eos_token_id, False, len(tokenizer))
+
+
+def prefix_allowed_tokens(table: TokenTable, schema: dict[str, Any]) -> Callable[[int, Any], list[int]]:
+    """A ``generate(prefix_allowed_tokens_fn=...)`` callback that admits only JSON valid for ``schema``.
+
+    One callback serves a whole (left-padded) batch: the enforcer keys its state on each row's
+    token sequence, whose first sight is taken as that row's prompt.
+    """
+    from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser
+    from lmformatenforcer.tokenenforcer import TokenEnforcer
+
+    config = CharacterLevelParserConfig(max_consecutive_whitespaces=MAX_WHITESPACE)
+    enforcer = TokenEnforcer(table.data, JsonSchemaParser(schema, config=config))
+
+    def allowed(batch_id: int, sent: Any) -> list[int]:
+        return enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+
+    return allowed
+
+
+def llama_grammar(schema: dict[str, Any]) -> Any:
+    """A llama.cpp grammar for ``schema``."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+
+def openai_response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """The chat-completions ``response_format`` that asks a server for JSON valid for ``schema``."""
+    name = str(schema.get("title") or "reply")
+    return {"type": "json_schema", "json_schema": {"name": "".join(c for c in name if c.isalnum() or c in "_-")[:64]
+                                                   or "reply", "schema": schema, "strict": False}}

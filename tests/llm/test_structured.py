@@ -1,0 +1,61 @@
+"""JSON-schema-constrained decoding on the real bundled SmolLM2-135M (transformers and llama.cpp)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel
+
+from ragkit.llm import FakeLLM, TransformersLLM
+from ragkit.registry import build
+
+
+class Verdict(BaseModel):
+    reason: str
+    verdict: int
+
+
+SCHEMA = Verdict.model_json_schema()
+CONVS = [
+    [{"role": "user", "content": "Is the statement 'water is wet' supported? Reply as JSON with a reason "
+                                 "and verdict 1 (yes) or 0 (no)."}],
+    [{"role": "user", "content": "Give a verdict on: the moon is made of cheese."}],  # no format asked for
+]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_transformers_replies_parse_under_the_schema_in_a_padded_batch(one_thread):
+    llm = TransformersLLM(max_new_tokens=48)
+    assert llm.supports_json_schema
+    replies = llm.chat_json(CONVS, SCHEMA)
+    for reply in replies:
+        Verdict.model_validate(json.loads(reply))  # raises unless valid for the schema
+    # the second prompt never mentions JSON: unconstrained, the model answers in prose
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(llm.chat([CONVS[1]], max_new_tokens=48)[0])
+
+
+@pytest.mark.slow
+def test_llama_cpp_replies_parse_under_the_grammar():
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'ragkit[llama]'")
+    llm = build("llm", {"type": "llama-cpp", "max_new_tokens": 48, "n_threads": 1})
+    assert llm.supports_json_schema
+    for reply in llm.chat_json(CONVS, SCHEMA):
+        Verdict.model_validate(json.loads(reply))
+
+
+def test_a_backend_without_constraints_falls_back_to_chat():
+    llm = FakeLLM(default="not json")
+    assert not llm.supports_json_schema
+    assert llm.chat_json(CONVS[:1], SCHEMA) == llm.chat(CONVS[:1]) == ["not json"]
