@@ -410,10 +410,8 @@ class LLMGenerator(Component):
         if answer.mode == "closed-book":
             return
         code = [h.chunk is not None and h.chunk.language is not None for h in answer.hits[: len(contexts)]]
-        check = check_grounding(
-            answer.question, text, contexts, code, self.min_support, self.min_relevance,
-            self.min_relevance_code, self.exact_identifiers,
-        )
+        check = self._grounded_prefix(answer, text, contexts, code)
+        text = answer.text
         best = check["context"]
         if best is not None:
             answer.metadata["grounding"] = {
@@ -430,6 +428,29 @@ class LLMGenerator(Component):
         grounded = [i in check["grounding"] for i in range(len(contexts))]
         if self.cite != "off":
             answer.citations = self._cite(answer, text, new_words, ctx_words, grounded)
+
+    def _grounded_prefix(self, answer: Answer, text: str, contexts: list[str], code: list[bool]) -> dict[str, Any]:
+        """The grounding check of the whole answer or, when that fails, of its longest grounded
+        leading sentences: a small model often states the answer, then rambles past the evidence.
+        What is cut is kept in ``metadata["trimmed"]`` (never dropped silently)."""
+        def check(candidate: str) -> dict[str, Any]:
+            return check_grounding(answer.question, candidate, contexts, code, self.min_support, self.min_relevance,
+                                   self.min_relevance_code, self.exact_identifiers)
+
+        whole = check(text)
+        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip()]
+        if (whole["grounding"] and not whole["missing"]) or len(sentences) < 2:
+            return whole
+        for n in range(len(sentences) - 1, 0, -1):
+            prefix = " ".join(sentences[:n])
+            part = check(prefix)
+            if part["grounding"] and not part["missing"]:
+                answer.text = prefix
+                answer.metadata["trimmed"] = {"kept_sentences": n, "of": len(sentences),
+                                              "dropped": " ".join(sentences[n:]),
+                                              "support_whole": whole["support"]}
+                return part
+        return whole
 
     def _cite(
         self, answer: Answer, text: str, new_words: set[str], ctx_words: list[set[str]], grounded: list[bool]

@@ -176,6 +176,21 @@ def test_a_number_missing_from_the_evidence_becomes_idk():
     assert answer.metadata["unsupported_numbers"] == ["1988"]
 
 
+def test_grounded_leading_sentences_are_kept_and_the_ramble_after_them_is_reported():
+    reply = "It was commissioned in 1987 [1]. Later it powered 40,000 homes across Finland and Sweden."
+    answer = fake_generator([reply]).generate([Q], [hits(REACTOR, BAKERY)])[0]
+    assert answer.text == "It was commissioned in 1987 [1]."
+    assert [c.number for c in answer.citations] == [1]
+    assert answer.metadata["trimmed"] == {"kept_sentences": 1, "of": 2, "support_whole": answer.metadata["trimmed"]["support_whole"],
+                                          "dropped": "Later it powered 40,000 homes across Finland and Sweden."}
+
+
+def test_an_answer_whose_first_sentence_is_unsupported_is_still_refused():
+    reply = "It was commissioned in 1988 in Oslo. The reactor was commissioned in 1987 in Tromsø."
+    answer = fake_generator([reply]).generate([Q], [hits(REACTOR)])[0]
+    assert answer.text == "I don't know." and "trimmed" not in answer.metadata
+
+
 def test_min_score_and_empty_contexts_answer_idk_without_calling_the_llm():
     gen = fake_generator(["It was commissioned in 1987."], min_score=0.5)
     low, empty, ok = gen.generate([Q, Q, Q], [hits(REACTOR, scores=[0.2]), [], hits(REACTOR, scores=[0.9])])
