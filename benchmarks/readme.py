@@ -147,7 +147,42 @@ def cold_start() -> str:
     return "\n".join(lines)
 
 
-RENDERERS: dict[str, Callable[[], str]] = {"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
+def generate() -> str:
+    """transformers vs llama.cpp on the demo questions (generate.json)."""
+    data = _load("generate.json")
+    meta = data["meta"]
+    lines = [f"Generation (`benchmarks/generate.py`; the same demo questions, BM25 top-4 contexts and prompt, "
+             f"backends alternated question by question after one warm-up each, {meta['threads']} threads, "
+             f"{meta['cpus']} cores{_load_note(meta)}):", "",
+             "| backend | load s | `ask` s, median [min–max] | reply tokens/s | first token s | gold answer found | IDK |",
+             "|---|---|---|---|---|---|---|"]
+    for name, v in data["summary"].items():
+        lines.append(f"| {name} | {v['load_s']:.1f} | {v['ask_s_median']:.2f} [{v['ask_s_min']:.2f}–{v['ask_s_max']:.2f}] | "
+                     f"{v['tokens_per_s_median']} | {v['first_token_s_median']} | {v['gold_found']}/{v['questions']} | "
+                     f"{v['idk']} |")
+    lines += ["", f"End-to-end `ask` speed-up of llama.cpp over transformers: {data['speedup_ask_median']:.1f}× (medians)."]
+    return "\n".join(lines)
+
+
+def ragas_judge() -> str:
+    """ragas LLM metrics judged by SmolLM2-135M, free-form vs constrained (ragas_judge.json)."""
+    data = _load("ragas_judge.json")
+    meta, runs = data["meta"], data["runs"]
+    metrics = list(next(iter(runs.values()))["aggregate"])
+    lines = [f"ragas LLM metrics with the bundled SmolLM2-135M as judge (`benchmarks/ragas_judge.py`; "
+             f"{len(data['questions'])} demo questions answered by the RAG pipeline; {meta['cpus']} cores"
+             f"{_load_note(meta)}); mean (values scored):", "",
+             "| judge replies | calls | parse errors | " + " | ".join(metrics) + " | seconds |",
+             "|---|---|---|" + "---|" * len(metrics) + "---|"]
+    for mode, run in runs.items():
+        stats = run["judge_stats"]
+        cells = [("–" if run["aggregate"][m] is None else f"{run['aggregate'][m]:.2f}") + f" ({run['counts'][m]})"
+                 for m in metrics]
+        lines.append(f"| {mode} | {stats['calls']} | {stats['parse_errors']} | " + " | ".join(cells) + f" | {run['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[], str]] = {"generate": generate, "ragas-judge": ragas_judge,"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
                                            "cold-start": cold_start}
 
 
