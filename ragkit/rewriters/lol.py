@@ -67,7 +67,7 @@ class PRFQueryEncoder(Rewriter):
         ValueError: ``fb_docs < 0``.
     """
 
-    needs = None  # reads no index statistics; the retriever must take a QueryVector (dense, hybrid)
+    needs = None  # reads no index statistics; check_searcher: the retriever must take a QueryVector (dense, hybrid)
     needs_feedback = True
     cli_arg = "model"
 
@@ -80,13 +80,13 @@ class PRFQueryEncoder(Rewriter):
         self.device = device
 
     def check_searcher(self, searcher: Any) -> Any:
-        """``searcher`` if it searches by query vector (dense, hybrid), else a ``ValueError``."""
-        from ragkit.retrievers.base import VectorSearch
+        """``searcher`` if it takes a query vector (``VectorSearch``: dense; ``TextVectorSearch``: hybrid), else a ``ValueError``."""
+        from ragkit.retrievers.base import TextVectorSearch, VectorSearch
 
-        if not isinstance(searcher, VectorSearch):
+        if not isinstance(searcher, (VectorSearch, TextVectorSearch)):
             raise ValueError(
-                f"lol returns a query vector and needs a dense or hybrid retriever, not {type(searcher).__name__}; "
-                "use --mode dense or --mode hybrid"
+                f"lol returns a query vector and needs a dense or hybrid retriever, not {type(searcher).__name__} "
+                "(it cannot search by vector); use --mode dense or --mode hybrid"
             )
         return searcher
 
