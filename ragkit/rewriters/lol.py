@@ -3,7 +3,10 @@
 The encoder reads the question followed by its top ``fb_docs`` first-pass passages, each cut to
 ``max_chars`` and separated by the tokenizer's separator (``prf_input``), and returns one query
 vector (``QueryVector``) in the space of the frozen document index, so the index is never
-re-embedded. ``ragkit tune prf`` (``ragkit.tuning.prf.PRFTuner``) trains it, with the LoL
+re-embedded. With a dense retriever the vector is the search; with the hybrid one BM25 reads
+the question's text and the vector replaces its embedding on the dense side (``TextVectorSearch``);
+the feedback is the retriever's own first pass. ``ragkit tune prf`` (``ragkit.tuning.prf.PRFTuner``)
+trains it, with the LoL
 comparative regulariser (``lambda_cr > 0``) or without it (the ablation); its directory is a
 sentence-transformers model plus ``prf.json`` (the input format it was trained with).
 
