@@ -6,9 +6,8 @@ vector (``QueryVector``) in the space of the frozen document index, so the index
 re-embedded. With a dense retriever the vector is the search; with the hybrid one BM25 reads
 the question's text and the vector replaces its embedding on the dense side (``TextVectorSearch``);
 the feedback is the retriever's own first pass. ``ragkit tune prf`` (``ragkit.tuning.prf.PRFTuner``)
-trains it, with the LoL
-comparative regulariser (``lambda_cr > 0``) or without it (the ablation); its directory is a
-sentence-transformers model plus ``prf.json`` (the input format it was trained with).
+trains it, with the LoL comparative regulariser (``lambda_cr > 0``) or without it (the ablation);
+its directory is a sentence-transformers model plus ``prf.json`` (the input format it was trained with).
 
 References: Yu et al. 2021, "Improving Query Representations for Dense Retrieval with Pseudo
 Relevance Feedback" (ANCE-PRF: query + feedback passages -> one query vector); Zhu et al. 2022,
