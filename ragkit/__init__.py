@@ -23,6 +23,7 @@ __all__ = [
     "tune_retriever",
     "tune_reranker",
     "tune_generator",
+    "tune_prf",
     "evaluate",
     "compare",
     "DEMO_CORPUS",
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         evaluate,
         ingest_files,
         tune_generator,
+        tune_prf,
         tune_reranker,
         tune_retriever,
     )

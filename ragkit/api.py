@@ -40,6 +40,7 @@ __all__ = [
     "tune_retriever",
     "tune_reranker",
     "tune_generator",
+    "tune_prf",
     "evaluate",
     "compare",
     "DEMO_CORPUS",
@@ -209,6 +210,52 @@ def tune_generator(
     pool = [c.text for c in store] if store is not None else None
     tuner = GeneratorTuner(**settings)
     return tuner.fit(qa_pairs(train, store), out, evaluation=qa_pairs(dev, store) or None, pool=pool)
+
+
+def tune_prf(
+    out: PathLike,
+    *,
+    index: PathLike,
+    data: PathLike | None = None,
+    split: str = "train",
+    train: Pairs | None = None,
+    max_queries: int | None = None,
+    **settings: Any,
+) -> TuningResult:
+    """Train a dense PRF query encoder against an index's frozen vectors, with or without LoL (``ragkit tune prf``).
+
+    Args:
+        out: the encoder directory (written atomically; use it as ``--rewrite lol:OUT``).
+        index: the index whose dense vectors the encoder points into (its chunks are the documents).
+        data: a BEIR-format dataset (or SciFact's release) whose ``split`` queries and qrels train it;
+            the index must hold its corpus (chunk id = document id).
+        split: the dataset split (``"train"``).
+        train: QA pairs (``make-qa`` JSONL or ``QAPair`` objects): relevant document = the source chunk.
+        max_queries: keep the first N dataset queries.
+        **settings: ``ragkit.tuning.prf.PRFTuner`` arguments (``lambda_cr`` — 0 is the no-LoL
+            ablation — ``depths``, ``epochs``, ``max_steps``, ``batch_size`` …); ``base``
+            defaults to the index's embedder.
+
+    Returns:
+        A ``TuningResult``; ``record["skipped"]`` counts the queries left out and why.
+
+    Example:
+        >>> result = ragkit.tune_prf("runs/prf-lol", index="runs/scifact-idx", data="data/scifact",
+        ...                          lambda_cr=1.0, depths=[0, 1, 3, 5], max_steps=50)  # doctest: +SKIP
+    """
+    from ragkit.experiments.beir import load_beir
+    from ragkit.tuning.inputs import qa_pairs
+    from ragkit.tuning.prf import PRFTuner
+    from ragkit.tuning.prf_data import beir_queries, index_task, pair_queries
+
+    opened = Index.open(index)
+    base = settings.setdefault("base", opened.embedder_id or DEFAULT_EMBEDDER)
+    opened.check_embedder(base)  # the encoder must start in the space the index was built in
+    tuner = PRFTuner(**settings)
+    sources = [beir_queries(load_beir(data, split=split), max_queries)] if data is not None else []
+    if train is not None:
+        sources.append(pair_queries(qa_pairs(train, opened.store)))
+    return tuner.fit(index_task(opened, *sources), out)
 
 
 def evaluate(

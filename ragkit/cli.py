@@ -18,6 +18,7 @@ from ragkit.commands.index import eval_retrieval_cmd, index_cmd, search_cmd
 from ragkit.commands.ingest import ingest_cmd, inspect_cmd
 from ragkit.commands.serve import ask_cmd, chat_cmd, serve_cmd
 from ragkit.commands.tune import make_qa_cmd, tune_generator_cmd, tune_reranker_cmd, tune_retriever_cmd
+from ragkit.commands.tune_prf import tune_prf_cmd
 from ragkit.indexes.lock import IndexLockedError
 
 app = typer.Typer(
@@ -83,6 +84,7 @@ _register("repro", repro_cmd)
 _register("retriever", tune_retriever_cmd, tune_app)
 _register("reranker", tune_reranker_cmd, tune_app)
 _register("generator", tune_generator_cmd, tune_app)
+_register("prf", tune_prf_cmd, tune_app)
 
 
 def exit_on_sigterm() -> None:

@@ -123,6 +123,7 @@ def parse_component(kind: str, text: str) -> dict[str, Any]:
         NAME                         {"type": NAME}
         NAME:key=value,key=value     {"type": NAME, "key": value, ...}   (values read as YAML scalars)
         NAME:ARG                     {"type": NAME, <cli_arg>: ARG}       (the component's main argument)
+        NAME:ARG,key=value           both
         {"type": ..., ...}           the JSON config itself
 
     For ``kind="llm"`` a string that names no backend is a model for the default backend
@@ -159,14 +160,18 @@ def parse_component(kind: str, text: str) -> dict[str, Any]:
     config: dict[str, Any] = {"type": name}
     if not sep:
         return config
+    target = getattr(cls, "cli_arg", None)
     if "=" in arg:
-        for pair in arg.split(","):
-            key, _, value = pair.partition("=")
-            if not key.strip():
+        pairs = arg.split(",")
+        if "=" not in pairs[0] and target is not None:  # NAME:ARG,key=value
+            config[target] = parse_component("llm", pairs[0]) if target == "llm" else pairs[0]
+            pairs = pairs[1:]
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not key.strip() or not eq:
                 raise ValueError(f"{kind} {text!r}: write key=value pairs separated by commas")
             config[key.strip()] = _scalar(value.strip())
         return config
-    target = getattr(cls, "cli_arg", None)
     if target is None:
         raise ValueError(f"{kind} {name!r} takes no positional argument; give settings as {name}:key=value,...")
     config[target] = parse_component("llm", arg) if target == "llm" else arg

@@ -52,6 +52,8 @@ def test_parse_component_name_arg_and_key_values():
         "type": "hyde", "llm": {"type": "transformers", "model": "smollm2-135m"}}
     assert parse_component("reranker", "llm:method=query-likelihood") == {"type": "llm", "method": "query-likelihood"}
     assert build("rewriter", parse_component("rewriter", "rm3:fb_docs=5")).fb_docs == 5
+    # NAME:ARG,key=value: the main argument and settings together (it used to become {ARG: None})
+    assert parse_component("rewriter", "lol:runs/prf,fb_docs=5") == {"type": "lol", "model": "runs/prf", "fb_docs": 5}
 
 
 def test_parse_component_errors_say_what_to_do():
@@ -61,6 +63,8 @@ def test_parse_component_errors_say_what_to_do():
         parse_component("rewriter", "rm3:10")
     with pytest.raises(ValueError, match="key=value"):
         parse_component("rewriter", "rm3:=3")
+    with pytest.raises(ValueError, match="key=value"):  # a bare item after a key=value is not silently kept
+        parse_component("rewriter", "rm3:fb_docs=5,10")
 
 
 def test_parse_component_llm_forms():

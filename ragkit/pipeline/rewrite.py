@@ -1,8 +1,9 @@
 """The rewrite stage: first pass, rewrite, one batched retrieval per kind of rewrite, fusion.
 
 ``rewrite_and_retrieve`` is the only code that combines a rewriter with a retriever. It checks
-the capability each rewrite needs (``TermSearch`` for ``WeightedTerms``, ``VectorSearch`` for
-``QueryVector`` and, when available, ``MeanOfTexts``), hands the rewriter the feedback hits and
+the capability each rewrite needs (``TermSearch`` for ``WeightedTerms``, ``VectorSearch`` -- or
+``TextVectorSearch``, the hybrid retriever, which searches with the original text and the vector
+-- for ``QueryVector``, and ``VectorSearch`` when available for ``MeanOfTexts``), hands the rewriter the feedback hits and
 the retriever as arguments, and fuses several query texts per question with weighted RRF.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ragkit.indexes import fusion
-from ragkit.retrievers.base import TermSearch, VectorSearch
+from ragkit.retrievers.base import TermSearch, TextVectorSearch, VectorSearch
 from ragkit.rewriters.base import MeanOfTexts, QueryVector, Rewrite, Rewriter, TextQueries, WeightedTerms
 from ragkit.types import Hit
 
@@ -79,9 +80,12 @@ def _retrieve_all(retriever: Any, rewrites: list[Rewrite], depth: int, first: Ru
         for i, hits in zip(terms, search.retrieve_terms([rewrites[i].term_weights for i in terms], depth)):
             runs[i] = [hits]
     if vectors:
-        search = _capable(retriever, VectorSearch, rewrites[vectors[0]])
         matrix = np.asarray([rewrites[i].vector for i in vectors], dtype=np.float32)
-        for i, hits in zip(vectors, search.retrieve_vectors(matrix, depth)):
+        if isinstance(retriever, TextVectorSearch) and not isinstance(retriever, VectorSearch):
+            found = retriever.retrieve_text_vectors([rewrites[i].original for i in vectors], matrix, depth)
+        else:
+            found = _capable(retriever, VectorSearch, rewrites[vectors[0]]).retrieve_vectors(matrix, depth)
+        for i, hits in zip(vectors, found):
             runs[i] = [hits]
     if means:
         matrix = _mean_vectors(retriever, [rewrites[i].queries for i in means])
@@ -123,8 +127,7 @@ def rewrite_and_retrieve(
     timings = {} if timings is None else timings
     if feedback is not None and len(feedback) != len(questions):
         raise ValueError(f"feedback has {len(feedback)} lists for {len(questions)} questions; give one per question")
-    if rewriter.needs is not None:
-        rewriter.check_searcher(retriever)  # fail before any LLM call or first pass
+    rewriter.check_searcher(retriever)  # fail before any LLM call or first pass
     first = None
     if feedback is None and rewriter.needs_feedback:
         start = time.perf_counter()

@@ -6,7 +6,10 @@ protocols below, which the pipeline checks (``isinstance``) before it hands a re
 - ``TermSearch``: search with analyzed, weighted term queries and expose the index's term
   statistics (BM25; what RM3 needs);
 - ``VectorSearch``: embed queries, search with query vectors and read stored document vectors
-  (dense; what Rocchio and HyDE's vector averaging need).
+  (dense; what Rocchio and HyDE's vector averaging need);
+- ``TextVectorSearch``: search with each query's text and a given query vector together
+  (hybrid: the text feeds BM25, the vector replaces the embedded text on the dense side; what a
+  ``QueryVector`` rewrite such as ``lol:DIR`` needs when the retriever is not ``VectorSearch``).
 
 Several queries per question (multi-query, GenQR fusion) need no capability: the pipeline runs
 them through ``retrieve`` in one batch and fuses the runs itself.
@@ -23,7 +26,7 @@ from ragkit.registry import Component
 from ragkit.retrievers.filters import allowed_ids, compile_filters
 from ragkit.types import Hit
 
-__all__ = ["Retriever", "TermSearch", "TermStatistics", "VectorSearch", "IndexRetriever"]
+__all__ = ["Retriever", "TermSearch", "TermStatistics", "VectorSearch", "TextVectorSearch", "IndexRetriever"]
 
 
 @runtime_checkable
@@ -66,6 +69,13 @@ class VectorSearch(Retriever, Protocol):
     def retrieve_vectors(self, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]: ...
 
     def document_vectors(self, chunk_ids: list[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TextVectorSearch(Retriever, Protocol):
+    """Search with each query's text and a query vector of the index's space together (hybrid)."""
+
+    def retrieve_text_vectors(self, queries: list[str], vectors: np.ndarray, k: int = 10) -> list[list[Hit]]: ...
 
 
 class IndexRetriever(Component):

@@ -1,5 +1,9 @@
 """Hybrid retriever: BM25 and dense candidates fused by RRF or weighted score fusion.
 
+It is ``TextVectorSearch`` (``retrieve_text_vectors``): a query vector made by a rewriter (a
+trained PRF encoder, ``lol:DIR``) replaces the embedded text on the dense side while BM25 still
+reads the text. It is not ``VectorSearch``: vector-only search would drop the BM25 half.
+
 References: Cormack, Clarke & Büttcher 2009, "Reciprocal Rank Fusion outperforms Condorcet and
 individual Rank Learning Methods"; Bruch, Gai & Ingber 2023, "An Analysis of Fusion Functions
 for Hybrid Retrieval".
@@ -8,6 +12,8 @@ for Hybrid Retrieval".
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from ragkit.defaults import RRF_K
 from ragkit.indexes import fusion as fuse
@@ -109,4 +115,20 @@ class HybridRetriever(IndexRetriever):
         depth = max(self.depth, k)
         return [
             self.fuse(s, d, k) for s, d in zip(sparse.retrieve(queries, depth), dense.retrieve(queries, depth))
+        ]
+
+    def retrieve_text_vectors(self, queries: list[str], vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
+        """Top-``k`` fused chunks: BM25 on each query's text, dense search with its given vector (``TextVectorSearch``).
+
+        Raises:
+            ValueError: not one vector per query.
+        """
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(queries):
+            raise ValueError(f"retrieve_text_vectors needs one vector per query: {len(queries)} queries, "
+                             f"vectors of shape {vectors.shape}")
+        sparse, dense = self._parts()
+        depth = max(self.depth, k)
+        return [
+            self.fuse(s, d, k) for s, d in zip(sparse.retrieve(queries, depth), dense.retrieve_vectors(vectors, depth))
         ]

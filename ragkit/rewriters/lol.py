@@ -3,9 +3,11 @@
 The encoder reads the question followed by its top ``fb_docs`` first-pass passages, each cut to
 ``max_chars`` and separated by the tokenizer's separator (``prf_input``), and returns one query
 vector (``QueryVector``) in the space of the frozen document index, so the index is never
-re-embedded. ``ragkit tune prf`` (``ragkit.tuning.prf.PRFTuner``) trains it, with the LoL
-comparative regulariser (``lambda_cr > 0``) or without it (the ablation); its directory is a
-sentence-transformers model plus ``prf.json`` (the input format it was trained with).
+re-embedded. With a dense retriever the vector is the search; with the hybrid one BM25 reads
+the question's text and the vector replaces its embedding on the dense side (``TextVectorSearch``);
+the feedback is the retriever's own first pass. ``ragkit tune prf`` (``ragkit.tuning.prf.PRFTuner``)
+trains it, with the LoL comparative regulariser (``lambda_cr > 0``) or without it (the ablation);
+its directory is a sentence-transformers model plus ``prf.json`` (the input format it was trained with).
 
 References: Yu et al. 2021, "Improving Query Representations for Dense Retrieval with Pseudo
 Relevance Feedback" (ANCE-PRF: query + feedback passages -> one query vector); Zhu et al. 2022,
@@ -67,7 +69,7 @@ class PRFQueryEncoder(Rewriter):
         ValueError: ``fb_docs < 0``.
     """
 
-    needs = None  # reads no index statistics; the retriever must take a QueryVector (dense, hybrid)
+    needs = None  # reads no index statistics; check_searcher: the retriever must take a QueryVector (dense, hybrid)
     needs_feedback = True
     cli_arg = "model"
 
@@ -80,13 +82,13 @@ class PRFQueryEncoder(Rewriter):
         self.device = device
 
     def check_searcher(self, searcher: Any) -> Any:
-        """``searcher`` if it searches by query vector (dense, hybrid), else a ``ValueError``."""
-        from ragkit.retrievers.base import VectorSearch
+        """``searcher`` if it takes a query vector (``VectorSearch``: dense; ``TextVectorSearch``: hybrid), else a ``ValueError``."""
+        from ragkit.retrievers.base import TextVectorSearch, VectorSearch
 
-        if not isinstance(searcher, VectorSearch):
+        if not isinstance(searcher, (VectorSearch, TextVectorSearch)):
             raise ValueError(
-                f"lol returns a query vector and needs a dense or hybrid retriever, not {type(searcher).__name__}; "
-                "use --mode dense or --mode hybrid"
+                f"lol returns a query vector and needs a dense or hybrid retriever, not {type(searcher).__name__} "
+                "(it cannot search by vector); use --mode dense or --mode hybrid"
             )
         return searcher
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -117,15 +118,18 @@ class PRFTuner(Component):
         temperature: softmax temperature of the reformulation loss (cosine scores).
         max_chars: characters kept of each feedback passage.
         max_seq_length: tokens of the whole input.
-        steps: optimiser steps (batches), drawn by cycling over shuffled training queries.
-        batch_size: queries per step (each encoded ``len(depths)`` times).
+        epochs: passes over the training queries (fractions allowed), reshuffled each pass.
+        max_steps: stop after this many optimiser steps (``None``: the epochs decide).
+        batch_size: queries per step; each step runs one forward pass per depth over the batch
+            (inputs of one depth have similar lengths, so little padding is wasted).
         learning_rate: AdamW learning rate (linear warm-up over 10 % of the steps, then constant).
         seed: seed for shuffling and dropout.
         device: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
         progress: show a progress bar.
 
     Raises:
-        ValueError: bad depths, a negative ``lambda_cr`` or fewer than one step.
+        ValueError: bad depths, a negative ``lambda_cr``, ``epochs <= 0``, ``max_steps < 1`` or
+            ``batch_size < 1``.
     """
 
     def __init__(
@@ -136,7 +140,8 @@ class PRFTuner(Component):
         temperature: float = 0.05,
         max_chars: int = 300,
         max_seq_length: int = 256,
-        steps: int = 100,
+        epochs: float = 1.0,
+        max_steps: int | None = None,
         batch_size: int = 8,
         learning_rate: float = 2e-5,
         seed: int = 0,
@@ -148,27 +153,54 @@ class PRFTuner(Component):
             raise ValueError(f"depths must be distinct, ascending and >= 0, got {depths}")
         if lambda_cr < 0:
             raise ValueError(f"lambda_cr must be >= 0, got {lambda_cr}")
-        if steps < 1 or batch_size < 1:
-            raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
+        if epochs <= 0:
+            raise ValueError(f"epochs must be > 0, got {epochs}")
+        if (max_steps is not None and max_steps < 1) or batch_size < 1:
+            raise ValueError(f"max_steps and batch_size must be >= 1, got {max_steps}, {batch_size}")
         self.base = base
         self.depths = depths
         self.lambda_cr = lambda_cr
         self.temperature = temperature
         self.max_chars = max_chars
         self.max_seq_length = max_seq_length
-        self.steps = steps
+        self.epochs = epochs
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.seed = seed
         self.device = device
         self.progress = progress
 
-    def _examples(self, task: PRFTask, model: Any, sep: str) -> list[tuple[str, list[str], list[int]]]:
-        """(qid, input text per depth, positive rows) for each query with a judged document in the corpus."""
+    def usable_queries(self, task: PRFTask) -> tuple[list[str], dict[str, Any]]:
+        """The query ids that can be trained on, and what was left out and why (counts + a few ids).
+
+        A query is skipped when it has no text, no judgement with relevance > 0, or none of its
+        relevant documents is in the corpus (the frozen index); judged documents missing from
+        the corpus are counted even when the query keeps others.
+        """
+        corpus = set(task.doc_ids)
+        reasons: dict[str, list[str]] = {"no_relevant_judgement": [], "relevant_documents_not_in_index": [],
+                                         "qrels_without_query_text": []}
+        kept, missing_docs = [], 0
+        for qid in task.queries:
+            relevant = [d for d, r in task.qrels.get(qid, {}).items() if r > 0]
+            present = [d for d in relevant if d in corpus]
+            missing_docs += len(relevant) - len(present)
+            if not relevant:
+                reasons["no_relevant_judgement"].append(qid)
+            elif not present:
+                reasons["relevant_documents_not_in_index"].append(qid)
+            else:
+                kept.append(qid)
+        reasons["qrels_without_query_text"] = [q for q in task.qrels if q not in task.queries]
+        skipped: dict[str, Any] = {k: len(v) for k, v in reasons.items()}
+        skipped["relevant_judgements_not_in_index"] = missing_docs
+        skipped["examples"] = {k: v[:5] for k, v in reasons.items() if v}
+        return kept, skipped
+
+    def _examples(self, task: PRFTask, qids: list[str], model: Any, sep: str) -> list[tuple[str, list[str], list[int]]]:
+        """(qid, input text per depth, positive rows) per query; feedback = the base encoder's top passages."""
         row = {d: i for i, d in enumerate(task.doc_ids)}
-        qids = [q for q in task.queries if any(d in row and r > 0 for d, r in task.qrels.get(q, {}).items())]
-        if not qids:
-            raise ValueError("no training query has a relevant document in the corpus; check the qrels' document ids")
         q_vectors = model.encode([task.queries[q] for q in qids], batch_size=64, normalize_embeddings=True,
                                  show_progress_bar=False)
         docs = np.asarray(task.doc_vectors, dtype=np.float32)
@@ -180,8 +212,17 @@ class PRFTuner(Component):
             out.append((qid, texts, [row[d] for d, r in task.qrels[qid].items() if d in row and r > 0]))
         return out
 
+    def total_steps(self, n_examples: int) -> int:
+        """Optimiser steps for ``n_examples`` queries: ``ceil(epochs * batches per epoch)``, capped by ``max_steps``."""
+        steps = max(1, math.ceil(self.epochs * math.ceil(n_examples / self.batch_size)))
+        return steps if self.max_steps is None else min(steps, self.max_steps)
+
     def fit(self, train: PRFTask, out_dir: str | Path) -> TuningResult:
         """Train on ``train`` and write the encoder (+ ``prf.json``, ``ragkit-tuning.json``) to ``out_dir``.
+
+        The record says how many queries were trained on and which were skipped, by reason
+        (``record["skipped"]``; nothing is dropped silently), the steps and epochs run, the
+        mean loss per depth over the last epoch's steps, and the per-step history.
 
         Raises:
             ValueError: no usable training query, or document vectors of the wrong shape.
@@ -193,51 +234,74 @@ class PRFTuner(Component):
         docs = np.asarray(train.doc_vectors, dtype=np.float32)
         if docs.ndim != 2 or docs.shape[0] != len(train.doc_ids):
             raise ValueError(f"doc_vectors has shape {docs.shape}; expected ({len(train.doc_ids)}, dim)")
+        qids, skipped = self.usable_queries(train)
+        if not qids:
+            raise ValueError(f"no training query has a relevant document in the index ({skipped}); "
+                             "check that the qrels' document ids are the index's chunk ids")
         set_seed(self.seed)
         model = load_sentence_transformer(self.base, self.device)
         model.max_seq_length = self.max_seq_length
         sep = model.tokenizer.sep_token or "|"
-        examples = self._examples(train, model, sep)
+        examples = self._examples(train, qids, model, sep)
         digest = hashlib.sha256(json.dumps([[q, t, p] for q, t, p in examples]).encode("utf-8")).hexdigest()
         doc_matrix = torch.as_tensor(docs, device=model.device)
         with tuning_run(out_dir, "prf", self.base, self.to_config(), digest, len(examples), self.seed) as run:
+            run.record["skipped"] = skipped
             history = self._train(model, examples, doc_matrix)
-            run.record["train_steps"] = self.steps
-            run.record["train_loss"] = history["loss"][-1]
-            run.record["loss_by_depth"] = history["by_depth"]
-            run.record["train_time_s"] = history["seconds"]
+            per_epoch = math.ceil(len(examples) / self.batch_size)
+            last = history["by_depth"][-per_epoch:]
+            run.record.update({
+                "train_steps": len(history["loss"]),
+                "epochs_run": round(len(history["loss"]) / per_epoch, 3),
+                "train_loss": history["loss"][-1],
+                "loss_by_depth": {str(d): round(float(np.mean([s[i] for s in last])), 4) for i, d in enumerate(self.depths)},
+                "loss_history": history["loss"],
+                "loss_by_depth_history": history["by_depth"],
+                "train_time_s": history["seconds"],
+            })
             model.save(str(run.dir))
             atomic_write_text(run.dir / PRF_FILE, json.dumps(
                 {"sep": sep, "max_chars": self.max_chars, "depths": self.depths, "lambda_cr": self.lambda_cr}, indent=2))
             record = run.record
         return TuningResult(out_dir=str(out_dir), record=record)
 
+    def _batches(self, n_examples: int) -> list[list[int]]:
+        """Example indices per step: shuffled epochs cut into batches (the last one of an epoch may be short)."""
+        rng = random.Random(self.seed)
+        steps, batches = self.total_steps(n_examples), []
+        while len(batches) < steps:
+            order = list(range(n_examples))
+            rng.shuffle(order)
+            batches += [order[lo : lo + self.batch_size] for lo in range(0, n_examples, self.batch_size)]
+        return batches[:steps]
+
+    def _encode(self, model: Any, texts: list[str]) -> Any:
+        import torch
+
+        features = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
+        features = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in features.items()}
+        return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
+
     def _train(self, model: Any, examples: list, doc_matrix: Any) -> dict[str, Any]:
         import torch
         from tqdm.auto import tqdm
 
-        rng = random.Random(self.seed)
-        order: list[int] = []
+        batches = self._batches(len(examples))
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=self.learning_rate)
-        warmup = max(1, self.steps // 10)
+        warmup = max(1, len(batches) // 10)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warmup))
         model.train()
         history: dict[str, Any] = {"loss": [], "by_depth": []}
         started = time.perf_counter()
-        for _ in tqdm(range(self.steps), desc="prf", disable=not self.progress):
-            batch = []
-            while len(batch) < self.batch_size:
-                if not order:
-                    order = list(range(len(examples)))
-                    rng.shuffle(order)
-                batch.append(examples[order.pop()])
-            texts = [t for _, texts, _ in batch for t in texts]  # query-major: (Q * D)
-            features = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
-            features = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in features.items()}
-            vectors = torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
-            positives = [p for _, _, p in batch for _ in self.depths]
-            per = reformulation_losses(vectors, doc_matrix, positives, self.temperature).view(len(batch), -1)
+        for indices in tqdm(batches, desc="prf", disable=not self.progress):
+            batch = [examples[i] for i in indices]
+            positives = [p for _, _, p in batch]
+            per = torch.stack([  # (Q, D): one forward pass per depth
+                reformulation_losses(self._encode(model, [texts[d] for _, texts, _ in batch]), doc_matrix,
+                                     positives, self.temperature)
+                for d in range(len(self.depths))
+            ], dim=1)
             loss = per.mean()
             if self.lambda_cr > 0:
                 loss = loss + self.lambda_cr * comparative_regularization(per)
@@ -245,8 +309,8 @@ class PRFTuner(Component):
             loss.backward()
             optimiser.step()
             scheduler.step()
-            history["loss"].append(round(float(loss), 5))
-            history["by_depth"].append([round(float(x), 4) for x in per.mean(dim=0)])
+            history["loss"].append(round(float(loss.detach()), 5))
+            history["by_depth"].append([round(float(x), 4) for x in per.detach().mean(dim=0)])
         model.eval()
         history["seconds"] = round(time.perf_counter() - started, 2)
         return history

@@ -44,7 +44,8 @@ def test_prf_input_joins_query_and_cut_passages():
     assert prf_input("q", []) == "q"
 
 
-@pytest.mark.parametrize("kwargs", [{"depths": [3, 1]}, {"depths": []}, {"lambda_cr": -1}, {"steps": 0}])
+@pytest.mark.parametrize("kwargs", [{"depths": [3, 1]}, {"depths": []}, {"lambda_cr": -1}, {"max_steps": 0},
+                                    {"epochs": 0}, {"batch_size": 0}])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         PRFTuner(**kwargs)
@@ -65,11 +66,15 @@ def _task(model_dir):
 
 def test_fit_writes_an_encoder_that_round_trips(tiny_st_dir, tmp_path):
     task = _task(tiny_st_dir)
-    tuner = PRFTuner(base=str(tiny_st_dir), depths=[0, 1, 2], steps=3, batch_size=2, learning_rate=1e-3,
+    tuner = PRFTuner(base=str(tiny_st_dir), depths=[0, 1, 2], epochs=1.5, batch_size=3, learning_rate=1e-3,
                      device="cpu", progress=False)
     result = tuner.fit(task, tmp_path / "prf")
     assert read_prf_config(tmp_path / "prf")["depths"] == [0, 1, 2]
-    assert result.record["kind"] == "prf" and len(result.record["loss_by_depth"]) == 3
+    record = result.record
+    # 4 queries, batches of 3: 2 steps an epoch, 1.5 epochs -> 3 steps
+    assert record["kind"] == "prf" and record["train_steps"] == 3 and record["epochs_run"] == 1.5
+    assert list(record["loss_by_depth"]) == ["0", "1", "2"] and len(record["loss_by_depth_history"]) == 3
+    assert record["n_train"] == 4 and record["skipped"]["no_relevant_judgement"] == 0
     assert not [p for p in tmp_path.iterdir() if p.name != "prf"]  # no temp dirs left beside it
 
     from ragkit.types import Chunk, Hit
@@ -99,7 +104,7 @@ def test_interrupted_training_leaves_the_previous_output(tiny_st_dir, tmp_path, 
 
     monkeypatch.setattr(PRFTuner, "_train", boom)
     with pytest.raises(KeyboardInterrupt):
-        PRFTuner(base=str(tiny_st_dir), depths=[0, 1], steps=1, device="cpu", progress=False).fit(_task(tiny_st_dir), out)
+        PRFTuner(base=str(tiny_st_dir), depths=[0, 1], max_steps=1, device="cpu", progress=False).fit(_task(tiny_st_dir), out)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["prf"]
 
@@ -109,3 +114,47 @@ def test_lol_refuses_a_bm25_retriever():
 
     with pytest.raises(ValueError, match="dense or hybrid"):
         PRFQueryEncoder(model="x").check_searcher(BM25Retriever("nowhere"))
+
+
+def test_skipped_queries_are_counted_by_reason(tiny_st_dir):
+    task = _task(tiny_st_dir)
+    task.queries.update({"q4": "no judgement at all", "q5": "judged outside the index", "q6": "judged irrelevant"})
+    task.qrels.update({"q5": {"gone": 1}, "q6": {"d4": 0}, "q9": {"d0": 1}})
+    task.qrels["q3"]["also-gone"] = 1
+    kept, skipped = PRFTuner(device="cpu").usable_queries(task)
+    assert kept == ["q0", "q1", "q2", "q3"]
+    assert skipped["no_relevant_judgement"] == 2 and skipped["relevant_documents_not_in_index"] == 1
+    assert skipped["qrels_without_query_text"] == 1 and skipped["relevant_judgements_not_in_index"] == 2
+    assert skipped["examples"]["no_relevant_judgement"] == ["q4", "q6"]
+
+
+def test_no_usable_query_is_an_error_that_says_why(tiny_st_dir, tmp_path):
+    task = _task(tiny_st_dir)
+    task.qrels = {q: {"gone": 1} for q in task.queries}
+    with pytest.raises(ValueError, match="relevant_documents_not_in_index': 4"):
+        PRFTuner(base=str(tiny_st_dir), device="cpu", progress=False).fit(task, tmp_path / "prf")
+    assert not (tmp_path / "prf").exists()
+
+
+@pytest.mark.parametrize("epochs, max_steps, expected", [(1, None, 3), (2, None, 6), (0.5, None, 2), (3, 4, 4)])
+def test_steps_follow_epochs_and_the_cap(epochs, max_steps, expected):
+    tuner = PRFTuner(epochs=epochs, max_steps=max_steps, batch_size=4)
+    assert tuner.total_steps(10) == expected
+    batches = tuner._batches(10)
+    assert len(batches) == expected and all(len(b) <= 4 for b in batches)
+    if max_steps is None and epochs >= 1:  # every query is seen once per full epoch
+        assert sorted(i for b in batches[:3] for i in b) == list(range(10))
+
+
+def test_one_forward_pass_per_depth(tiny_st_dir, tmp_path, monkeypatch):
+    calls = []
+    original = PRFTuner._encode
+
+    def counting(self, model, texts):
+        calls.append(len(texts))
+        return original(self, model, texts)
+
+    monkeypatch.setattr(PRFTuner, "_encode", counting)
+    PRFTuner(base=str(tiny_st_dir), depths=[0, 1, 3], epochs=2, batch_size=4, device="cpu",
+             progress=False).fit(_task(tiny_st_dir), tmp_path / "prf")
+    assert calls == [4, 4, 4] * 2  # 2 steps x 3 depths, each over the 4 queries of the batch
