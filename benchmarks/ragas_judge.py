@@ -75,7 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--modes", default="free-form,constrained",
+                        help="judge modes to run now; the others are kept from the existing JSON (same questions)")
     args = parser.parse_args()
     import torch
     from rich.console import Console
@@ -91,7 +93,14 @@ def main() -> None:
     judge = TransformersLLM()
     report = {"meta": meta, "questions": [s.question for s in samples], "responses": [s.response for s in samples],
               "runs": {}}
-    for mode in ("free-form", "constrained"):  # the same judge model object: loaded once for both
+    out = RESULTS / "ragas_judge.json"
+    modes = args.modes.split(",")
+    if out.exists() and set(modes) != {"free-form", "constrained"}:
+        old = json.loads(out.read_text())
+        if old["questions"] != report["questions"]:
+            raise SystemExit("the kept runs judged other questions: run every mode (--modes free-form,constrained)")
+        report["runs"] = {m: {**r, "kept_from_earlier_run": old["meta"]} for m, r in old["runs"].items() if m not in modes}
+    for mode in modes:  # the same judge model object: loaded once for every mode
         recorder = Recorder(judge, constrained=mode == "constrained")
         started = time.perf_counter()
         with console.status(f"judging ({mode})"):
@@ -100,7 +109,7 @@ def main() -> None:
         report["runs"][mode] = {"aggregate": scores["aggregate"], "counts": scores["counts"],
                                 "missing": scores["missing"], "judge_stats": scores["judge_stats"],
                                 "per_query": scores["per_query"], "seconds": round(time.perf_counter() - started, 1),
-                                "replies": recorder.replies}
+                                "replies": recorder.replies, "max_new_tokens": args.max_new_tokens}
     meta["load_avg_end"] = load_average()
     table = Table(title=f"ragas LLM metrics, SmolLM2-135M judge, {len(samples)} demo questions "
                         f"({meta['cpus']} CPUs, load {meta['load_avg_start']} → {meta['load_avg_end']})")
@@ -112,8 +121,8 @@ def main() -> None:
                   for m in METRICS]
         table.add_row(mode, str(stats["calls"]), str(stats["parse_errors"]), *values, str(run["seconds"]))
     console.print(table)
+    report["runs"] = {m: report["runs"][m] for m in ("free-form", "constrained") if m in report["runs"]}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "ragas_judge.json"
     out.write_text(json.dumps(report, indent=2))
     console.print(f"wrote {out.relative_to(ROOT)}")
 

@@ -120,15 +120,17 @@ class RagkitJudge(InstructorBaseRagasLLM):
         llm: a built ragkit LLM (``ragkit.registry.build("llm", config)``).
         max_new_tokens: reply budget per judgement.
         description: how the judge is named in reports (default: the LLM's config).
+        max_items: the most entries a list in a reply may hold (statements, classifications).
 
     Attributes:
         calls: judgements asked; ``parse_errors``: replies that did not parse; ``seconds``:
             time spent in the LLM.
     """
 
-    def __init__(self, llm: Any, max_new_tokens: int = 512, description: str | None = None):
+    def __init__(self, llm: Any, max_new_tokens: int = 512, description: str | None = None, max_items: int = 5):
         self.llm = llm
         self.max_new_tokens = max_new_tokens
+        self.max_items = max_items
         self.description = description or json.dumps(llm.to_config(), sort_keys=True)
         self.calls = 0
         self.parse_errors = 0
@@ -147,7 +149,7 @@ class RagkitJudge(InstructorBaseRagasLLM):
         self.calls += 1
         started = time.perf_counter()
         try:
-            reply = self.llm.chat_json([[{"role": "user", "content": prompt}]], response_model.model_json_schema(),
+            reply = self.llm.chat_json([[{"role": "user", "content": prompt}]], self.schema(response_model),
                                        max_new_tokens=self.max_new_tokens)[0]
         finally:
             self.seconds += time.perf_counter() - started
@@ -156,6 +158,17 @@ class RagkitJudge(InstructorBaseRagasLLM):
         except (JudgeParseError, ValidationError) as exc:
             self.parse_errors += 1
             raise JudgeParseError(f"judge reply does not fit {response_model.__name__}: {reply[:160]!r}") from exc
+
+    def schema(self, response_model: Any) -> dict[str, Any]:
+        """The response model's JSON schema, its strings and lists capped so a reply fits the budget.
+
+        About four characters a token: the strings of a reply share ``max_new_tokens`` and each
+        list holds at most ``max_items`` entries, so constrained decoding closes the JSON in time.
+        """
+        from ragkit.llm.structured import bounded
+
+        max_string = max(40, self.max_new_tokens * 4 // (2 * self.max_items + 2))
+        return bounded(response_model.model_json_schema(), max_string=max_string, max_items=self.max_items)
 
     async def agenerate(self, prompt: str, response_model: Any) -> Any:
         """``generate``, for ragas' async metrics (runs in the caller's thread: local models are not async)."""

@@ -19,10 +19,32 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format"]
+__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format", "bounded"]
 
 MAX_WHITESPACE = 2
 """Consecutive whitespace characters the enforcer allows (a small model otherwise pads JSON with newlines)."""
+
+
+def bounded(schema: dict[str, Any], max_string: int, max_items: int) -> dict[str, Any]:
+    """``schema`` with every string capped at ``max_string`` characters and every array at ``max_items``.
+
+    A constrained reply is valid JSON only if it closes before the token budget runs out; a small
+    model left free inside a string or a list runs on until it is cut. Existing (tighter) caps are
+    kept. Returns a new dict; ``schema`` is not changed.
+    """
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items()}
+        if out.get("type") == "string" and "enum" not in out and "const" not in out:
+            out["maxLength"] = min(out.get("maxLength", max_string), max_string)
+        if out.get("type") == "array":
+            out["maxItems"] = min(out.get("maxItems", max_items), max_items)
+        return out
+
+    return walk(schema)
 
 
 class TokenTable:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from ragkit.llm import FakeLLM, TransformersLLM
+from ragkit.llm.structured import bounded
 from ragkit.registry import build
 
 
@@ -41,6 +42,14 @@ def test_transformers_replies_parse_under_the_schema_in_a_padded_batch(one_threa
     replies = llm.chat_json(CONVS, SCHEMA)
     for reply in replies:
         Verdict.model_validate(json.loads(reply))  # raises unless valid for the schema
+    # a list of free strings runs on past a small budget unless the schema caps it
+    class Statements(BaseModel):
+        statements: list[str]
+
+    capped = bounded(Statements.model_json_schema(), max_string=30, max_items=2)
+    ask = [[{"role": "user", "content": "List every fact you know about the Moon as JSON statements."}]]
+    statements = Statements.model_validate(json.loads(llm.chat_json(ask, capped, max_new_tokens=40)[0])).statements
+    assert 1 <= len(statements) <= 2 and all(len(x) <= 30 for x in statements)
     # the second prompt never mentions JSON: unconstrained, the model answers in prose
     with pytest.raises(json.JSONDecodeError):
         json.loads(llm.chat([CONVS[1]], max_new_tokens=48)[0])
@@ -59,3 +68,16 @@ def test_a_backend_without_constraints_falls_back_to_chat():
     llm = FakeLLM(default="not json")
     assert not llm.supports_json_schema
     assert llm.chat_json(CONVS[:1], SCHEMA) == llm.chat(CONVS[:1]) == ["not json"]
+
+
+def test_bounded_caps_strings_and_lists_everywhere_and_keeps_tighter_caps():
+    schema = {"type": "object", "$defs": {"S": {"type": "object", "properties": {
+        "reason": {"type": "string"}, "tag": {"type": "string", "enum": ["a", "b"]},
+        "short": {"type": "string", "maxLength": 5}}}},
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/S"}},
+                       "few": {"type": "array", "maxItems": 1, "items": {"type": "integer"}}}}
+    out = bounded(schema, max_string=100, max_items=3)
+    props = out["$defs"]["S"]["properties"]
+    assert props["reason"]["maxLength"] == 100 and "maxLength" not in props["tag"] and props["short"]["maxLength"] == 5
+    assert out["properties"]["items"]["maxItems"] == 3 and out["properties"]["few"]["maxItems"] == 1
+    assert "maxLength" not in schema["$defs"]["S"]["properties"]["reason"]  # the input is untouched
