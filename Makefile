@@ -25,8 +25,8 @@ test: install browser
 test-fast: install
 	$(VENV)/bin/python -m pytest -m "not slow and not integration"
 
-# Optional: the llama.cpp generation backend (ragkit[llama]), compiled here; AMX kernels off (they crash on
-# VMs that report AMX without granting it). Not part of `make test`: its tests skip when it is absent.
+# Optional: the llama.cpp generation backend (ragkit[llama]), compiled for AVX2 rather than -march=native: native
+# builds take the AMX kernels on CPUs that report AMX, and those crash on this VM. Not part of `make test`: its tests skip when it is absent.
 llama: install
-	CMAKE_ARGS="-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" UV_LINK_MODE=copy \
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" UV_LINK_MODE=copy \
 	  uv pip install --python $(VENV)/bin/python --reinstall-package llama-cpp-python 'llama-cpp-python>=0.3.36'
