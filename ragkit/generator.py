@@ -18,6 +18,14 @@ checks the answer against the evidence:
    dropped, and an answer left without citations is attributed to the context(s) that overlap
    it most (``metadata["citations_attributed"] = True``).
 
+With ``reasoning`` (on by itself for a model dir tuned with ``tune generator --mode
+rag-reasoning``) the model is prompted for the ``ragkit.reasoning`` format (relevant passages,
+a quoted evidence span, the answer). The stated passages become the answer's citations; a number
+outside the passages given or evidence found in no stated passage is flagged in
+``metadata["reasoning_flags"]`` (the citations are kept, never silently dropped); the text
+returned is the answer alone, the parsed reasoning is in ``metadata["reasoning"]``. A reply not
+in the format is read as a plain answer and flagged ``"malformed"``.
+
 Every override keeps the model's own text in ``metadata["model_text"]`` and the reason in
 ``metadata["idk_reason"]``. References: the grounding check is a lexical form of the answer
 attribution checks in Rashkin et al., 2023, "Measuring Attribution in Natural Language
@@ -31,7 +39,7 @@ import re
 import time
 from typing import Any, Callable, Iterator
 
-from ragkit import prompts
+from ragkit import prompts, reasoning as reasoning_format
 from ragkit.defaults import default_llm
 from ragkit.prompts import says_idk
 from ragkit.registry import Component, build, register
@@ -196,6 +204,8 @@ class LLMGenerator(Component):
         min_relevance_code: the same for a code context (a chunk with a ``language``).
         exact_identifiers: new identifiers of the answer, like its numbers, must be in a
             grounding context.
+        reasoning: ask for and check the intermediate-reasoning format (``ragkit.reasoning``);
+            ``None``: on when the LLM's model dir records tuning mode ``rag-reasoning``.
 
     Raises:
         ValueError: an unknown ``cite`` mode or a threshold outside [0, 1].
@@ -212,6 +222,7 @@ class LLMGenerator(Component):
         min_relevance: float = 0.6,
         min_relevance_code: float = 0.0,
         exact_identifiers: bool = True,
+        reasoning: bool | None = None,
     ):
         if cite not in _CITE_MODES:
             raise ValueError(f"cite must be one of {_CITE_MODES}, got {cite!r}")
@@ -228,6 +239,8 @@ class LLMGenerator(Component):
         self.min_relevance = min_relevance
         self.min_relevance_code = min_relevance_code
         self.exact_identifiers = exact_identifiers
+        model_ref = self.llm.get("model") if isinstance(self.llm, dict) else None
+        self.reasoning = reasoning if reasoning is not None else reasoning_format.tuned_mode(model_ref) == "rag-reasoning"
         self._llm: Any = None
         self._on_text: Callable[[str], None] | None = None
 
@@ -339,12 +352,14 @@ class LLMGenerator(Component):
             return self._idk(answer, "low_score"), None, []
         block, packed, truncated = self._pack(question, hits)
         answer.metadata.update(packed=len(packed), truncated=truncated)
-        return answer, prompts.rag_messages(question, block), packed
+        chat = reasoning_format.reasoning_messages if self.reasoning else prompts.rag_messages
+        return answer, chat(question, block), packed
 
     def _budget(self, question: str) -> int:
         """``max_context_tokens``, lowered if the prompt would not fit the model's window."""
         llm = self.model
-        overhead = sum(llm.count_tokens(m["content"]) + 8 for m in prompts.rag_messages(question, ""))
+        chat = reasoning_format.reasoning_messages if self.reasoning else prompts.rag_messages
+        overhead = sum(llm.count_tokens(m["content"]) + 8 for m in chat(question, ""))
         room = llm.context_window - self.max_new_tokens - overhead
         return max(0, min(self.max_context_tokens, room))
 
@@ -402,6 +417,10 @@ class LLMGenerator(Component):
         return answer
 
     def _finish(self, answer: Answer, text: str, contexts: list[str]) -> None:
+        stated: list[int] | None = None
+        if self.reasoning and answer.mode == "rag":
+            text, stated, notes = reasoning_format.read_reply(text.strip(), contexts)
+            answer.metadata.update(notes)
         text = _dedupe_sentences(text.strip())
         if says_idk(text):
             self._idk(answer, "model", text)
@@ -428,7 +447,9 @@ class LLMGenerator(Component):
             return
         new_words, ctx_words = check["new_words"], check["ctx_words"]
         grounded = [i in check["grounding"] for i in range(len(contexts))]
-        if self.cite != "off":
+        if stated is not None and self.cite != "off":  # the stated passages are the citations, checked already
+            answer.citations = [_citation(n, answer.hits[n - 1]) for n in stated if 1 <= n <= len(contexts)]
+        elif self.cite != "off":
             answer.citations = self._cite(answer, text, new_words, ctx_words, grounded)
 
     def _cite(

@@ -33,7 +33,7 @@ from ragkit import prompts
 
 __all__ = [
     "MAX_EVIDENCE_WORDS", "REASONING_SYSTEM", "Reasoning", "build_target", "check", "evidence_span", "normalise",
-    "parse", "reasoning_messages", "tuned_mode",
+    "parse", "read_reply", "reasoning_messages", "tuned_mode",
 ]
 
 MAX_EVIDENCE_WORDS = 24
@@ -152,6 +152,26 @@ def check(reasoning: Reasoning, passages: list[str]) -> dict[str, object]:
     if not evidence_in:
         flags.append("evidence_not_in_cited_passage")
     return {"out_of_range": out_of_range, "evidence_in": evidence_in, "evidence_elsewhere": elsewhere, "flags": flags}
+
+
+def read_reply(text: str, passages: list[str]) -> tuple[str, list[int] | None, dict[str, object]]:
+    """Read a generator reply to the numbered ``passages``: (answer text, stated passages, notes).
+
+    Well-formed: the answer line, the stated passages (``Relevant`` numbers, then any other number
+    the answer cites; out-of-range ones included, the caller keeps those it can map) and notes
+    ``{"reasoning": parsed + check, "reasoning_flags": check flags}``. Malformed: the whole reply,
+    ``None`` (read it as a plain cited answer) and ``{"reasoning": {"raw": text},
+    "reasoning_flags": ["malformed"]}``; a plain "I don't know" is not flagged.
+    """
+    parsed = parse(text)
+    if parsed is None:
+        return text, None, ({} if prompts.says_idk(text) else {"reasoning": {"raw": text}, "reasoning_flags": ["malformed"]})
+    result = check(parsed, passages)
+    cited = [int(n) for group in _NUMS.findall(parsed.answer) for n in re.split(r"[,;]", group)]
+    stated = list(parsed.relevant) + [n for n in dict.fromkeys(cited) if n not in parsed.relevant]
+    notes = {"reasoning": {**parsed.to_dict(), **{k: v for k, v in result.items() if k != "flags"}},
+             "reasoning_flags": result["flags"]}
+    return parsed.answer, stated, notes
 
 
 # The same worked examples as ``prompts.FEW_SHOT``, answered in the reasoning format.
