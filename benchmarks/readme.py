@@ -190,7 +190,14 @@ def scifact_lol() -> str:
     return render_markdown(_load("scifact_lol.json"))
 
 
-RENDERERS: dict[str, Callable[[], str]] = {"scifact-lol": scifact_lol, "generate": generate, "ragas-judge": ragas_judge,"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
+def generator_reasoning() -> str:
+    """rag vs rag-reasoning LoRA (generator_reasoning.json; the table is the benchmark's own)."""
+    from benchmarks.generator_reasoning import _readme
+
+    return _readme(_load("generator_reasoning.json"))
+
+
+RENDERERS: dict[str, Callable[[], str]] = {"scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning, "generate": generate, "ragas-judge": ragas_judge,"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
                                            "cold-start": cold_start}
 
 

@@ -195,7 +195,7 @@ def tune_generator(
         index: the index the pairs come from (passages; RAG-mode distractors).
         dev: held-out pairs: token F1 before/after.
         **settings: ``ragkit.tuning.generator.GeneratorTuner`` arguments (``base``,
-            ``mode="closed-book"|"rag"``, ``lora_rank`` …).
+            ``mode="closed-book"|"rag"|"rag-reasoning"``, ``lora_rank`` …).
 
     Returns:
         A ``TuningResult``; use the adapter as the generator's LLM model.

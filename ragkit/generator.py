@@ -18,6 +18,14 @@ checks the answer against the evidence:
    dropped, and an answer left without citations is attributed to the context(s) that overlap
    it most (``metadata["citations_attributed"] = True``).
 
+With ``reasoning`` (on by itself for a model dir tuned with ``tune generator --mode
+rag-reasoning``) the model is prompted for the ``ragkit.reasoning`` format (relevant passages,
+a quoted evidence span, the answer). The stated passages become the answer's citations; a number
+outside the passages given or evidence found in no stated passage is flagged in
+``metadata["reasoning_flags"]`` (the citations are kept, never silently dropped); the text
+returned is the answer alone, the parsed reasoning is in ``metadata["reasoning"]``. A reply not
+in the format is read as a plain answer and flagged ``"malformed"``.
+
 Every override keeps the model's own text in ``metadata["model_text"]`` and the reason in
 ``metadata["idk_reason"]``. References: the grounding check is a lexical form of the answer
 attribution checks in Rashkin et al., 2023, "Measuring Attribution in Natural Language
@@ -27,12 +35,19 @@ Generation Models" (AIS).
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from typing import Any, Callable, Iterator
 
-from ragkit import prompts
+from ragkit import prompts, reasoning as reasoning_format
 from ragkit.defaults import default_llm
+from ragkit.grounding import (
+    check_grounding,
+    content_words,
+    dedupe_sentences,
+    exact_terms,
+    parse_citations,
+    split_sentences,
+)
 from ragkit.prompts import says_idk
 from ragkit.registry import Component, build, register
 from ragkit.types import Answer, Citation, Hit
@@ -41,142 +56,6 @@ __all__ = ["LLMGenerator", "check_grounding", "content_words", "exact_terms", "p
 
 _CITE_MODES = ("auto", "model", "off")
 _MIN_TRUNCATED_TOKENS = 16  # a truncated last context shorter than this is left out instead
-
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing done down during each either few
-    for from further had has have having he her here hers herself him himself his how i if in into
-    is it its itself just me more most much my myself no nor not now of off on once only or other
-    our ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up upon us very was we
-    were what when where which while who whom whose why will with would yes you your yours
-    yourself yourselves many often there's it's i'm don't""".split()
-)
-# Numbers stay whole (``07:40``, ``3,000``, ``1.25``) so "40" does not match "07:40".
-_WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:'\w+)?", re.UNICODE)
-_CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words of ``text`` minus stopwords, with a plural ``s`` stripped (``reactors``).
-
-    Args:
-        text: any text.
-
-    Returns:
-        The set of content words; numbers are kept whole (``3,000``, ``07:40``).
-    """
-    words = set()
-    for w in _WORD.findall(text.lower().replace("\u2019", "'")):
-        if w.endswith("'s"):
-            w = w[:-2]
-        if w in _STOPWORDS:
-            continue
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        words.add(w)
-    return words
-
-
-def parse_citations(text: str) -> list[int]:
-    """Citation numbers in ``text``, in order of first appearance, without duplicates.
-
-    Args:
-        text: model output with ``[1]``, ``[1, 3]`` or ``[1][2]`` markers.
-
-    Returns:
-        The numbers as ints (not range-checked).
-    """
-    seen: list[int] = []
-    for group in _CITATION.findall(text):
-        for n in re.split(r"\s*[,;]\s*", group):
-            if int(n) not in seen:
-                seen.append(int(n))
-    return seen
-
-
-def _dedupe_sentences(text: str) -> str:
-    """Drop repeated sentences (small models loop: "X is Y. X is Y. X is Y.")."""
-    seen: set[str] = set()
-    kept = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
-        key = " ".join(sentence.lower().split())
-        if key and key not in seen:
-            seen.add(key)
-            kept.append(sentence)
-    return " ".join(kept)
-
-
-def _fraction(words: set[str], pool: set[str]) -> float:
-    return len(words & pool) / len(words) if words else 1.0
-
-
-# identifiers: snake_case, camelCase / PascalCase with an inner capital, dotted names, UPPER_CASE
-_IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b|\b\w*(?:_\w|[a-z][A-Z])\w*\b|\b[A-Z][A-Z0-9]{2,}\b")
-
-
-def exact_terms(text: str) -> set[str]:
-    """The numbers and code identifiers of ``text``, as ``content_words`` spells them.
-
-    These must be matched exactly by the evidence: a changed digit or a made-up name is where a
-    model hallucinates, and partial word overlap cannot catch it.
-    """
-    words = {w for w in content_words(text) if w[0].isdigit()}
-    for ident in _IDENTIFIER.findall(text):
-        words |= content_words(ident.replace(".", " "))
-    return words
-
-
-def check_grounding(
-    question: str,
-    answer: str,
-    contexts: list[str],
-    code: list[bool] | None = None,
-    min_support: float = 0.5,
-    min_relevance: float = 0.6,
-    min_relevance_code: float = 0.0,
-    exact_identifiers: bool = True,
-) -> dict[str, Any]:
-    """Is ``answer`` supported by one of ``contexts``? A lexical attribution check.
-
-    A context grounds the answer when it holds at least ``min_support`` of the answer's new
-    content words (not already in the question) and at least ``min_relevance`` of the
-    question's content words (``min_relevance_code`` when ``code[i]``). Every new number
-    (and, with ``exact_identifiers``, identifier) of the answer must then be in a grounding
-    context.
-
-    Returns:
-        ``{"grounded": bool, "context": best 0-based index or None, "support", "relevance",
-        "grounding": [i, ...], "missing": [exact terms in no grounding context], "new_words",
-        "ctx_words"}`` (the last two are word sets, for attributing citations).
-    """
-    code = code if code is not None else [False] * len(contexts)
-    q_words = content_words(question)
-    a_text = _CITATION.sub(" ", answer)
-    a_words = content_words(a_text)
-    new_words = (a_words - q_words) or a_words
-    ctx_words = [content_words(c) for c in contexts]
-    support = [_fraction(new_words, w) for w in ctx_words]
-    relevance = [_fraction(q_words, w) for w in ctx_words]
-    floors = [min_relevance_code if c else min_relevance for c in code]
-    grounded = [s >= min_support and r >= f for s, r, f in zip(support, relevance, floors)]
-    best = max(range(len(ctx_words)), key=lambda i: (grounded[i], support[i] + relevance[i]), default=None)
-    exact = {w for w in new_words if w[0].isdigit()}
-    if exact_identifiers:
-        exact |= exact_terms(a_text) - q_words
-    evidence = set().union(*(w for w, g in zip(ctx_words, grounded) if g))
-    missing = sorted(exact - evidence) if any(grounded) else []
-    return {
-        "grounded": any(grounded) and not missing,
-        "context": best,
-        "support": round(support[best], 3) if best is not None else 0.0,
-        "relevance": round(relevance[best], 3) if best is not None else 0.0,
-        "grounding": [i for i, g in enumerate(grounded) if g],
-        "missing": missing,
-        "new_words": new_words,
-        "ctx_words": ctx_words,
-    }
-
 
 @register("generator", "llm")
 class LLMGenerator(Component):
@@ -196,6 +75,8 @@ class LLMGenerator(Component):
         min_relevance_code: the same for a code context (a chunk with a ``language``).
         exact_identifiers: new identifiers of the answer, like its numbers, must be in a
             grounding context.
+        reasoning: ask for and check the intermediate-reasoning format (``ragkit.reasoning``);
+            ``None``: on when the LLM's model dir records tuning mode ``rag-reasoning``.
 
     Raises:
         ValueError: an unknown ``cite`` mode or a threshold outside [0, 1].
@@ -212,6 +93,7 @@ class LLMGenerator(Component):
         min_relevance: float = 0.6,
         min_relevance_code: float = 0.0,
         exact_identifiers: bool = True,
+        reasoning: bool | None = None,
     ):
         if cite not in _CITE_MODES:
             raise ValueError(f"cite must be one of {_CITE_MODES}, got {cite!r}")
@@ -228,6 +110,8 @@ class LLMGenerator(Component):
         self.min_relevance = min_relevance
         self.min_relevance_code = min_relevance_code
         self.exact_identifiers = exact_identifiers
+        model_ref = self.llm.get("model") if isinstance(self.llm, dict) else None
+        self.reasoning = reasoning if reasoning is not None else reasoning_format.tuned_mode(model_ref) == "rag-reasoning"
         self._llm: Any = None
         self._on_text: Callable[[str], None] | None = None
 
@@ -339,12 +223,14 @@ class LLMGenerator(Component):
             return self._idk(answer, "low_score"), None, []
         block, packed, truncated = self._pack(question, hits)
         answer.metadata.update(packed=len(packed), truncated=truncated)
-        return answer, prompts.rag_messages(question, block), packed
+        chat = reasoning_format.reasoning_messages if self.reasoning else prompts.rag_messages
+        return answer, chat(question, block), packed
 
     def _budget(self, question: str) -> int:
         """``max_context_tokens``, lowered if the prompt would not fit the model's window."""
         llm = self.model
-        overhead = sum(llm.count_tokens(m["content"]) + 8 for m in prompts.rag_messages(question, ""))
+        chat = reasoning_format.reasoning_messages if self.reasoning else prompts.rag_messages
+        overhead = sum(llm.count_tokens(m["content"]) + 8 for m in chat(question, ""))
         room = llm.context_window - self.max_new_tokens - overhead
         return max(0, min(self.max_context_tokens, room))
 
@@ -402,7 +288,11 @@ class LLMGenerator(Component):
         return answer
 
     def _finish(self, answer: Answer, text: str, contexts: list[str]) -> None:
-        text = _dedupe_sentences(text.strip())
+        stated: list[int] | None = None
+        if self.reasoning and answer.mode == "rag":
+            text, stated, notes = reasoning_format.read_reply(text.strip(), contexts)
+            answer.metadata.update(notes)
+        text = dedupe_sentences(text.strip())
         if says_idk(text):
             self._idk(answer, "model", text)
             return
@@ -426,7 +316,9 @@ class LLMGenerator(Component):
             return
         new_words, ctx_words = check["new_words"], check["ctx_words"]
         grounded = [i in check["grounding"] for i in range(len(contexts))]
-        if self.cite != "off":
+        if stated is not None and self.cite != "off":  # the stated passages are the citations, checked already
+            answer.citations = [_citation(n, answer.hits[n - 1]) for n in stated if 1 <= n <= len(contexts)]
+        elif self.cite != "off":
             answer.citations = self._cite(answer, text, new_words, ctx_words, grounded)
 
     def _grounded_prefix(self, answer: Answer, text: str, contexts: list[str], code: list[bool]) -> dict[str, Any]:
@@ -438,7 +330,7 @@ class LLMGenerator(Component):
                                    self.min_relevance_code, self.exact_identifiers)
 
         whole = check(text)
-        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip()]
+        sentences = split_sentences(text)
         if (whole["grounding"] and not whole["missing"]) or len(sentences) < 2:
             return whole
         for n in range(len(sentences) - 1, 0, -1):

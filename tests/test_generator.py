@@ -332,3 +332,52 @@ def test_grounding_refuses_unsupported_number(tmp_path):
     assert check_grounding(q, "EASTER_ORTHODOX is 2 [1].", [ctx.text], [True])["grounded"]
     bad = check_grounding(q, "EASTER_ORTHODOX is 4 [1].", [ctx.text], [True])
     assert not bad["grounded"] and bad["missing"] == ["4"]
+
+
+# -- intermediate reasoning (ragkit.reasoning format) ------------------------------------------
+
+
+def _reasoned(reply: str, *chunks: Chunk) -> tuple[Answer, str]:
+    gen = fake_generator([reply], reasoning=True)
+    answer = gen.generate([Q], [hits(*chunks)])[0]
+    return answer, gen.model.calls[0]
+
+
+def test_reasoning_reply_becomes_a_cited_answer_without_its_preamble():
+    answer, prompt = _reasoned('Relevant: [1]\nEvidence: "was commissioned in 1987"\nAnswer: It was commissioned in 1987 [1].',
+                               REACTOR, BAKERY)
+    assert "Relevant:" in prompt and "Evidence:" in prompt  # asked for the format, with examples
+    assert answer.text == "It was commissioned in 1987 [1]." and [c.number for c in answer.citations] == [1]
+    assert answer.citations[0].source == "docs/reactor.pdf" and answer.metadata["reasoning_flags"] == []
+    assert answer.metadata["reasoning"]["relevant"] == [1] and answer.metadata["reasoning"]["evidence_in"] == [1]
+
+
+def test_reasoning_wrong_passage_and_invented_evidence_are_flagged_not_dropped():
+    wrong, _ = _reasoned('Relevant: [2]\nEvidence: "was commissioned in 1987"\nAnswer: It was commissioned in 1987 [2].',
+                         REACTOR, BAKERY)
+    assert [c.number for c in wrong.citations] == [2]  # kept as stated, and flagged
+    assert wrong.metadata["reasoning_flags"] == ["evidence_not_in_cited_passage"]
+    assert wrong.metadata["reasoning"]["evidence_elsewhere"] == [1]
+    invented, _ = _reasoned('Relevant: [1]\nEvidence: "opened by the mayor in 1987"\nAnswer: It was commissioned in 1987 [1].',
+                            REACTOR, BAKERY)
+    assert invented.metadata["reasoning_flags"] == ["evidence_not_in_cited_passage"]
+    assert invented.metadata["reasoning"]["evidence_elsewhere"] == []
+    out, _ = _reasoned('Relevant: [4]\nEvidence: "commissioned in 1987"\nAnswer: It was commissioned in 1987 [4].', REACTOR, BAKERY)
+    assert out.citations == [] and out.metadata["reasoning"]["out_of_range"] == [4]
+    assert out.metadata["reasoning_flags"] == ["passage_out_of_range", "evidence_not_in_cited_passage"]
+
+
+def test_malformed_reasoning_falls_back_to_plain_citations_and_is_flagged():
+    answer, _ = _reasoned("It was commissioned in 1987 [1].", REACTOR, BAKERY)
+    assert answer.text == "It was commissioned in 1987 [1]." and [c.number for c in answer.citations] == [1]
+    assert answer.metadata["reasoning_flags"] == ["malformed"]
+    assert answer.metadata["reasoning"] == {"raw": "It was commissioned in 1987 [1]."}
+
+
+def test_reasoning_switches_on_for_a_rag_reasoning_model_dir(tmp_path):
+    assert fake_generator(["x"]).reasoning is False
+    (tmp_path / "ragkit-tuning.json").write_text(json.dumps({"kind": "generator", "mode": "rag-reasoning"}))
+    assert LLMGenerator(llm={"type": "transformers", "model": str(tmp_path)}).reasoning is True
+    assert LLMGenerator(llm={"type": "transformers", "model": str(tmp_path)}, reasoning=False).reasoning is False
+    (tmp_path / "ragkit-tuning.json").write_text(json.dumps({"kind": "generator", "mode": "rag"}))
+    assert LLMGenerator(llm={"type": "transformers", "model": str(tmp_path)}).reasoning is False

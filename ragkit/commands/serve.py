@@ -67,6 +67,9 @@ def print_answer(answer: Answer, out: Console | None = None, show_text: bool = T
     reason = answer.metadata.get("idk_reason")
     if reason:
         out.print(f"[dim]no answer: {escape(str(reason))}[/]")
+    flags = answer.metadata.get("reasoning_flags")
+    if flags:  # the reasoning's stated passages or evidence failed their check (ragkit.reasoning)
+        out.print(f"[yellow]reasoning check: {escape(', '.join(flags))}[/]")
     if answer.citations:
         table = Table("#", "file", "page", "lines", "symbol / section", title="sources")
         for c in answer.citations:

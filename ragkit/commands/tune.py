@@ -215,7 +215,7 @@ def tune_generator_cmd(
     dev: Annotated[Optional[Path], typer.Option(help="Held-out QA pairs: token-F1 before/after.")] = None,
     index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, RAG distractors).")] = None,
     base: Annotated[str, typer.Option(help="Base causal LM.")] = "smollm2-135m",
-    mode: Annotated[str, typer.Option(help="closed-book or rag.")] = "closed-book",
+    mode: Annotated[str, typer.Option(help="closed-book, rag or rag-reasoning (name the passages, quote evidence, then answer).")] = "closed-book",
     epochs: Annotated[float, typer.Option()] = 3.0,
     batch_size: Annotated[int, typer.Option()] = 8,
     learning_rate: Annotated[float, typer.Option()] = 3e-4,

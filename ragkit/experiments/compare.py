@@ -76,7 +76,7 @@ def _answer_view(answer: Answer) -> dict[str, Any]:
     for c in answer.citations:
         chunk = by_id.get(c.chunk_id)
         cites.append({"number": c.number, "chunk_id": c.chunk_id, "location": chunk.location if chunk else c.source})
-    keep = ("idk_reason", "model_text", "grounding", "citations_attributed")
+    keep = ("idk_reason", "model_text", "grounding", "citations_attributed", "reasoning", "reasoning_flags")
     return {"text": answer.text, "mode": answer.mode, "citations": cites, "hits": _hit_view(answer),
             "timings": {k: round(v, 4) for k, v in answer.timings.items()},
             "metadata": {k: v for k, v in answer.metadata.items() if k in keep}}

@@ -146,7 +146,7 @@ def answer_payload(answer: Answer, answer_id: str) -> dict[str, Any]:
             "text": text,
         })
     citations = [{**c.to_dict(), "lines": _lines(c.start_line, c.end_line)} for c in answer.citations]
-    metadata = {k: v for k, v in answer.metadata.items() if k in ("idk_reason", "citations_attributed", "grounding")}
+    metadata = {k: v for k, v in answer.metadata.items() if k in ("idk_reason", "citations_attributed", "grounding", "reasoning", "reasoning_flags")}
     return {
         "id": answer_id,
         "question": answer.question,

@@ -31,7 +31,7 @@ from ragkit.tuning.run import TUNING_FILE, TuningResult, set_seed, tuning_run
 
 __all__ = ["GeneratorTuner", "MODES", "build_messages", "merge_adapter", "generate_answers"]
 
-MODES = ("closed-book", "rag")
+MODES = ("closed-book", "rag", "rag-reasoning")
 _TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -39,9 +39,12 @@ def build_messages(pair: QAPair, mode: str, distractors: list[str], rng: random.
     """The (prompt messages, target answer) for one pair in ``mode``.
 
     In RAG mode the positive passage is placed at a random position among ``distractors`` and
-    the target answer ends with its citation ``[n]`` (unless it already cites it).
+    the target answer ends with its citation ``[n]`` (unless it already cites it). Mode
+    ``rag-reasoning`` (Jin et al., 2024) shuffles the same way; its chat and target are in the
+    ``ragkit.reasoning`` format: the gold passage's number, an evidence span copied from it, then
+    the cited answer.
     """
-    from ragkit import prompts
+    from ragkit import prompts, reasoning
     from ragkit.types import Chunk
 
     if mode == "closed-book":
@@ -55,6 +58,9 @@ def build_messages(pair: QAPair, mode: str, distractors: list[str], rng: random.
         if is_positive:
             cite = n
     answer = pair.answer.strip()
+    if mode == "rag-reasoning":
+        span = reasoning.evidence_span(pair.positive or "", answer)
+        return reasoning.reasoning_messages(pair.question, "\n".join(lines)), reasoning.build_target([cite], span, answer)
     if f"[{cite}]" not in answer:
         answer = answer.rstrip() + f" [{cite}]"
     return prompts.rag_messages(pair.question, "\n".join(lines)), answer
@@ -105,7 +111,8 @@ class GeneratorTuner(Component):
 
     Args:
         base: base model reference (``"smollm2-135m"``, a local HF dir).
-        mode: ``"closed-book"`` (question -> answer) or ``"rag"`` (contexts + question -> cited answer).
+        mode: ``"closed-book"`` (question -> answer), ``"rag"`` (contexts + question -> cited
+            answer) or ``"rag-reasoning"`` (contexts + question -> relevant passages, evidence, answer).
         distractors: RAG mode: distractor passages per example (the pair's ``negatives`` first,
             then random passages of other training pairs).
         epochs: passes over the training pairs.
@@ -166,7 +173,7 @@ class GeneratorTuner(Component):
         out = []
         for p in pairs:
             distractors: list[str] = []
-            if self.mode == "rag":
+            if self.mode != "closed-book":
                 distractors = [n for n in p.negatives if n != p.positive][: self.distractors]
                 others = [t for t in pool if t != p.positive and t not in distractors]
                 distractors += rng.sample(others, min(len(others), self.distractors - len(distractors)))

@@ -260,3 +260,15 @@ def test_ragkit_serve_process_enforces_its_key(demo_index: Path, tmp_path: Path)
     finally:
         child.terminate()
         child.wait(timeout=20)
+
+
+def test_print_answer_reports_failed_reasoning_checks():
+    from rich.console import Console
+
+    from ragkit.commands.serve import print_answer
+
+    out = Console(record=True, width=120, color_system=None)
+    flagged = Answer(question="q", text="Eight [2].", metadata={"reasoning_flags": ["evidence_not_in_cited_passage"]})
+    print_answer(flagged, out)
+    print_answer(Answer(question="q", text="Eight [2].", metadata={"reasoning_flags": []}), out)
+    assert out.export_text().count("reasoning check: evidence_not_in_cited_passage") == 1

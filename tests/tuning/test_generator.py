@@ -1,5 +1,5 @@
-"""Generator LoRA SFT on a tiny Llama: closed-book and RAG chats, adapter dir loadable by
-ragkit.models, merge, record, and a failed run leaves the previous adapter intact."""
+"""Generator LoRA SFT on a tiny Llama: closed-book, RAG and RAG-with-reasoning chats (and the CLI),
+adapter dir loadable by ragkit.models, merge, record, and a failed run leaves the previous adapter intact."""
 
 from __future__ import annotations
 
@@ -34,6 +34,40 @@ def test_rag_messages_cite_the_positive_among_distractors():
     assert "Question: What is the warranty?" in user and user.count("(context)") == 2
     closed, target = build_messages(PAIRS[0], "closed-book", [], random.Random(0))
     assert target == "Two years." and "warranty" in closed[-1]["content"] and "Contexts" not in closed[-1]["content"]
+
+
+def test_rag_reasoning_target_names_the_gold_passage_and_quotes_it():
+    from ragkit import reasoning
+
+    distractors = ["The pump moves water.", "Press reset to clear the alarm."]
+    pair = QAPair(question="How long is the warranty?", answer="Two years.", source="w.md",
+                  contexts=["Keep the receipt. The warranty is two years from purchase. Returns take a week."])
+    plain, cited = build_messages(pair, "rag", distractors, random.Random(3))
+    messages, target = build_messages(pair, "rag-reasoning", distractors, random.Random(3))
+    parsed = reasoning.parse(target)
+    n = next(i for i in (1, 2, 3) if f"[{i}] (w.md)" in messages[-1]["content"])
+    assert parsed.relevant == (n,) and cited == f"Two years. [{n}]"  # same shuffle as rag mode
+    assert parsed.evidence == "The warranty is two years from purchase." and parsed.answer == f"Two years. [{n}]"
+    assert messages[-1] == plain[-1] and messages[0]["content"] == reasoning.REASONING_SYSTEM
+
+
+@pytest.mark.slow
+def test_tune_generator_cli_rag_reasoning_end_to_end(tiny_llama_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from ragkit.cli import app
+    from ragkit.generator import LLMGenerator
+    from ragkit.tuning.data import write_qa_jsonl
+
+    write_qa_jsonl(PAIRS, tmp_path / "train.jsonl")
+    out = tmp_path / "adapter"
+    result = CliRunner().invoke(app, ["tune", "generator", "--train", str(tmp_path / "train.jsonl"), "--out", str(out),
+                                      "--base", str(tiny_llama_dir), "--mode", "rag-reasoning", "--epochs", "2",
+                                      "--batch-size", "3", "--max-length", "256"])
+    assert result.exit_code == 0, result.output
+    record = read_tuning_record(out)
+    assert record["mode"] == "rag-reasoning" and record["train_steps"] == 2 and (out / "adapter_config.json").is_file()
+    assert LLMGenerator(llm={"type": "transformers", "model": str(out)}).reasoning is True  # inference switches by itself
 
 
 @pytest.mark.slow
