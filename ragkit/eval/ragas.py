@@ -164,15 +164,30 @@ class RagkitJudge(InstructorBaseRagasLLM):
 
         About four characters a token: the strings of a reply share ``max_new_tokens`` and each
         list holds at most ``max_items`` entries, so constrained decoding closes the JSON in time.
+        Every integer of ragas' response models is a 0/1 verdict (``verdict``, ``attributed``,
+        ``noncommittal``), so integers are held to 0 or 1 (a free one averaged to 4.3).
         """
         from ragkit.llm.structured import bounded
 
         max_string = max(40, self.max_new_tokens * 4 // (2 * self.max_items + 2))
-        return bounded(response_model.model_json_schema(), max_string=max_string, max_items=self.max_items)
+        schema = bounded(response_model.model_json_schema(), max_string=max_string, max_items=self.max_items)
+        return _binary_integers(schema)
 
     async def agenerate(self, prompt: str, response_model: Any) -> Any:
         """``generate``, for ragas' async metrics (runs in the caller's thread: local models are not async)."""
         return self.generate(prompt, response_model)
+
+
+def _binary_integers(node: Any) -> Any:
+    """``node`` with every ``{"type": "integer"}`` schema turned into ``{"type": "integer", "enum": [0, 1]}``."""
+    if isinstance(node, list):
+        return [_binary_integers(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _binary_integers(v) for k, v in node.items()}
+    if out.get("type") == "integer" and "enum" not in out:
+        out["enum"] = [0, 1]
+    return out
 
 
 @functools.lru_cache(maxsize=4)
