@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 from ragkit.defaults import DEFAULT_EMBEDDER
 
-__all__ = ["Resample", "resample", "resample_beir", "subset", "SETS"]
+__all__ = ["Resample", "resample", "resample_beir", "resample_dataset", "subset", "default_embed", "SETS"]
 
 SETS = ("interpolation", "extrapolation")
 
@@ -236,3 +236,39 @@ def subset(dataset: Any, ids: list[str]) -> Any:
 def resample_beir(train: Any, test: Any, **kwargs: Any) -> Resample:
     """``resample`` on two splits of one BEIR dataset (``load_beir``), qrels included for the overlap."""
     return resample(train.queries, test.queries, train_qrels=train.qrels, test_qrels=test.qrels, **kwargs)
+
+
+def resample_dataset(path: Any, test: Any, which: str, train_split: str = "train", out: Any = None,
+                     **kwargs: Any) -> tuple[Any, Resample]:
+    """The ``which`` test set of a BEIR dataset, resampled against its ``train_split`` queries.
+
+    Args:
+        path: the dataset (``load_beir``), read again for ``train_split``.
+        test: the loaded test split.
+        which: ``interpolation`` or ``extrapolation``.
+        train_split: the split holding the training queries (``train``).
+        out: if given, ``out/resample.json`` (the full ``Resample``) and ``out/resample-train.qrels``
+            (TREC qrels of the kept training queries: train a model on these only) are written.
+        **kwargs: ``resample``'s settings (``seed``, ``buckets``, ``fold`` …).
+
+    Raises:
+        ValueError: a bad ``which`` or resampling settings; FileNotFoundError: no ``train_split``.
+    """
+    import json
+    from pathlib import Path
+
+    from ragkit.eval.retrieval import write_qrels
+    from ragkit.experiments.beir import load_beir
+    from ragkit.indexes.atomic import atomic_write_text
+
+    if which not in SETS:
+        raise ValueError(f"--resample must be one of {SETS}, not {which!r}")
+    train = load_beir(path, train_split)
+    result = resample_beir(train, test, **kwargs)
+    result.record["train_split"] = train_split
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "resample.json", json.dumps(result.to_dict(), indent=1))
+        write_qrels({q: train.qrels[q] for q in result.train}, out / "resample-train.qrels")
+    return subset(test, result.test_ids(which)), result
