@@ -179,6 +179,16 @@ def summarise(results: dict, folds: list[int]) -> dict:
     return summary
 
 
+def save(results: dict, out: Path, started: float) -> None:
+    """Summaries, then the JSON and the chart (rewritten after every tuned fold)."""
+    results["summary"] = summarise(results, results["folds_tuned"] or results["folds_untrained"])
+    results["summary_all_folds"] = summarise(results, results["folds_untrained"])
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, sort_keys=True))
+    plot(results, out.with_suffix(".png"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
@@ -218,38 +228,37 @@ def main() -> None:
     folds_tuned = [int(f) for f in args.folds.split(",") if f.strip()]
     results = {"machine": f"CPU {platform.machine()}, {os.cpu_count()} cores", "buckets": args.buckets, "seed": args.seed,
                "weight": args.weight, "budget": {"epochs": args.epochs, "train_fraction": args.train_fraction},
-               "folds_untrained": list(range(args.buckets)), "folds_tuned": folds_tuned, "folds": {}}
+               "folds_untrained": list(range(args.buckets)), "folds_planned": folds_tuned, "folds_tuned": [], "folds": {}}
 
     bm25 = bm25_run(task, k=100)
     base = load_sentence_transformer("minilm")
     base.max_seq_length = 256
     scores = {"BM25": per_query_ndcg(test.qrels, bm25)}
     scores["dense MiniLM"], _ = dense_and_rerank(base, "base", args.work, task, bm25, args.weight)
+    resampled = {}
     for f in range(args.buckets):
-        r = resample_beir(train, test, seed=args.seed, buckets=args.buckets, fold=f, embed=cached)
-        fold = {"resample": r.record, "n": len(r.interpolation), "rows": {}}
+        r = resampled[f] = resample_beir(train, test, seed=args.seed, buckets=args.buckets, fold=f, embed=cached)
         sets = {"interpolation": r.interpolation, "extrapolation": r.extrapolation}
-        for name in ("BM25", "dense MiniLM"):
-            fold["rows"][name] = {w: mean(scores[name], ids) for w, ids in sets.items()}
-        if f in folds_tuned:
-            model_dir, fold["tuning"] = tune(train, r.train, corpus, args.work / f"fold{f}" / "retriever", args)
-            model = load_sentence_transformer(model_dir)
-            model.max_seq_length = 256
-            sub = RetrievalTask(queries={q: test.queries[q] for ids in sets.values() for q in ids}, corpus=corpus, qrels=test.qrels)
-            dense, rerank = dense_and_rerank(model, f"fold{f}", args.work, sub, {q: bm25[q] for q in sub.queries}, args.weight)
-            fold["gains"] = {}
-            for name, s in (("tuned dense", dense), ("tuned reranker", rerank)):
-                fold["rows"][name] = {w: mean(s, ids) for w, ids in sets.items()}
-                fold["gains"][name] = {w: [round(s[q] - scores[GAIN_OVER[name]][q], 4) for q in ids] for w, ids in sets.items()}
-        results["folds"][str(f)] = fold
+        results["folds"][str(f)] = {"resample": r.record, "n": len(r.interpolation), "rows": {
+            name: {w: mean(scores[name], ids) for w, ids in sets.items()} for name in ("BM25", "dense MiniLM")}}
+    results["folds_tuned"] = []
+    save(results, args.out, started)
+    for f in folds_tuned:  # each tuned fold is saved as soon as it is done: an interrupted run keeps the others
+        r, fold = resampled[f], results["folds"][str(f)]
+        sets = {"interpolation": r.interpolation, "extrapolation": r.extrapolation}
+        model_dir, fold["tuning"] = tune(train, r.train, corpus, args.work / f"fold{f}" / "retriever", args)
+        model = load_sentence_transformer(model_dir)
+        model.max_seq_length = 256
+        sub = RetrievalTask(queries={q: test.queries[q] for ids in sets.values() for q in ids}, corpus=corpus, qrels=test.qrels)
+        dense, rerank = dense_and_rerank(model, f"fold{f}", args.work, sub, {q: bm25[q] for q in sub.queries}, args.weight)
+        fold["gains"] = {}
+        for name, sc in (("tuned dense", dense), ("tuned reranker", rerank)):
+            fold["rows"][name] = {w: mean(sc, ids) for w, ids in sets.items()}
+            fold["gains"][name] = {w: [round(sc[q] - scores[GAIN_OVER[name]][q], 4) for q in ids] for w, ids in sets.items()}
+        results["folds_tuned"].append(f)
+        save(results, args.out, started)
         print(f"fold {f}: n={fold['n']} per set; " + "; ".join(
             f"{name} {v['interpolation']:.4f} / {v['extrapolation']:.4f}" for name, v in fold["rows"].items()), flush=True)
-    results["summary"] = summarise(results, folds_tuned or results["folds_untrained"])
-    results["summary_all_folds"] = summarise(results, results["folds_untrained"])
-    results["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
-    plot(results, args.out.with_suffix(".png"))
     print(readme_lines(results))
     print(f"results: {args.out} and {args.out.with_suffix('.png')}")
 
