@@ -169,10 +169,19 @@ def eval_retrieval_cmd(
     rerank_depth: Annotated[
         Optional[int], typer.Option(help="Candidates the reranker sees (default: the spec's, else 100 as in BEIR).")
     ] = None,
+    resample: Annotated[
+        Optional[str], typer.Option(help="Score only the interpolation or extrapolation test set (Zhan et al. 2022, "
+                                         "ReSTTest; needs a --train-split). Train models on resample-train.qrels.")
+    ] = None,
+    train_split: Annotated[str, typer.Option(help="--resample: qrels split of the training queries.")] = "train",
+    seed: Annotated[int, typer.Option(help="--resample: seed of the clustering and the balancing sample.")] = 0,
+    buckets: Annotated[int, typer.Option(help="--resample: query clusters (K; one is held out).")] = 5,
+    fold: Annotated[Optional[int], typer.Option(help="--resample: held-out cluster, 0..K-1 (default: seed % K).")] = None,
 ) -> None:
     """Index a BEIR-style dataset, run pipelines over its queries, write TREC runs and metrics.
 
     Each --mode and each --spec is one system; --rewrite / --rerank / --rerank-depth apply to all.
+    With --resample, only that resampled test set is scored (ragkit.experiments.resample).
     """
     from ragkit.commands.options import pipeline_spec
 
@@ -194,6 +203,15 @@ def eval_retrieval_cmd(
     metrics = metric or list(DEFAULT_METRICS)
     data = load_beir(dataset, split)
     console.print(f"{data.name}: {len(data.corpus)} documents, {len(data.queries)} {split} queries")
+    resampled = None
+    if resample:
+        from ragkit.experiments.resample import resample_dataset
+
+        data, resampled = resample_dataset(dataset, data, resample, train_split, out, seed=seed, buckets=buckets, fold=fold)
+        counts = resampled.record["counts"]
+        console.print(f"{resample}: {len(data.queries)} {split} queries (interpolation {counts['interpolation']}, "
+                      f"extrapolation {counts['extrapolation']}, neither {counts['neither']}); "
+                      f"{len(resampled.train)} of {resampled.record['n_train']} {train_split} queries kept for training")
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
@@ -211,13 +229,15 @@ def eval_retrieval_cmd(
         )
     summary = {
         "dataset": str(dataset), "split": split, "k": k, "embedder": embedder,
+        "resample": None if resampled is None else {"set": resample, **resampled.record},
         "results": {label: {key: r[key] for key in ("spec", "aggregate", "n_queries", "queries_per_second", "run_file")}
                     for label, r in results.items()},
     }
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2))
     for label, r in results.items():
         atomic_write_text(out / f"{label}.per_query.json", json.dumps(r["per_query"], indent=1))
-    table = Table("retriever", *metrics, "q/s", title=f"{data.name} ({split}, {len(data.queries)} queries)")
+    title = f"{data.name} ({split}{', ' + resample if resample else ''}, {len(data.queries)} queries)"
+    table = Table("retriever", *metrics, "q/s", title=title)
     for label, r in results.items():
         table.add_row(label, *(f"{r['aggregate'][m]:.4f}" for m in metrics), f"{r['queries_per_second']:.1f}")
     console.print(table)

@@ -7,7 +7,8 @@ subset or other combination can be configured). Steps:
 1. index: ingest the configured corpus and build BM25 + FAISS (incremental), or open ``index``;
 2. QA pairs: generated from the chunks by the LLM, or the user's JSONL (``compare_data``);
 3. split into training and held-out questions; label each held-out question interpolation /
-   extrapolation by its similarity to the training questions;
+   extrapolation (default: Zhan et al. 2022's resampling, which also drops the training
+   questions of the held-out cluster: ``compare_data.similarity_split``);
 4. tunings: LoRA generator, embedder, reranker (``compare_models``), each timed and measured;
 5. every system answers every held-out question (models are loaded before the timed run, so
    latency per answer excludes loading); answers are scored with ``ragkit.eval.answers`` and
@@ -230,11 +231,14 @@ def run_compare(cfg: CompareConfig, out: str | Path, log: Callable[[str], None] 
     qa_record["cost"] = qa_cost.to_dict()
     stages["qa"] = qa_record
     train, test = compare_data.split_pairs(pairs, cfg.qa["split"], cfg.qa["max_train"], cfg.qa["max_test"])
-    compare_data.write_splits(out, train, test)
     log(f"QA: {len(pairs)} pairs -> {len(train)} train, {len(test)} held out ({cfg.qa['split']['by']} split)")
-    labels = nearest = threshold = None
+    labels = nearest = split_record = None
     if cfg.similarity_split["enabled"]:
-        labels, nearest, threshold = compare_data.similarity_labels(train, test, cfg.similarity_split["threshold"])
+        train, labels, nearest, split_record = compare_data.similarity_split(train, test, cfg.similarity_split, cfg.seed)
+        if split_record["method"] == "resample":
+            log(f"interpolation/extrapolation (ReSTTest, cluster {split_record['fold']} of {split_record['buckets']} held out): "
+                f"{split_record['n_train_removed']} training pairs removed, {len(train)} kept")
+    compare_data.write_splits(out, train, test)
 
     notes: list[str] = []
     needed = sorted(set().union(*(s.needs for s in cfg.systems)))
@@ -266,8 +270,7 @@ def run_compare(cfg: CompareConfig, out: str | Path, log: Callable[[str], None] 
         "environment": _environment(cfg),
         "metrics": cfg.metrics,
         "qa": {**stages["qa"], "n_train": len(train), "n_test": len(test), "split": cfg.qa["split"]},
-        "similarity_split": None if labels is None else {
-            "threshold": round(threshold, 4), "counts": {lab: labels.count(lab) for lab in SPLIT_LABELS}},
+        "similarity_split": split_record,
         "index": stages["index"],
         "tuning": {k: v.to_dict() for k, v in tuned.items()},
         "systems": results_systems,

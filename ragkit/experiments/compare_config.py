@@ -48,7 +48,7 @@ _RAGAS_DEFAULTS: dict[str, Any] = {
     "max_samples": None,
     "judge_max_new_tokens": 512,
 }
-_SIMILARITY_DEFAULTS: dict[str, Any] = {"enabled": True, "threshold": None}
+_SIMILARITY_DEFAULTS: dict[str, Any] = {"enabled": True, "method": "resample", "threshold": None, "buckets": 5, "fold": None}
 _TUNINGS = ("generator", "retriever", "reranker")
 _MODES = ("rag", "closed-book")
 
@@ -248,6 +248,8 @@ class CompareConfig:
             raise ValueError(f"unknown metric(s) {bad}; choose from {list(METRICS)}")
         cfg.ragas = _merge(_RAGAS_DEFAULTS, data.get("ragas"), "ragas")
         cfg.similarity_split = _merge(_SIMILARITY_DEFAULTS, data.get("similarity_split"), "similarity_split")
+        if cfg.similarity_split["method"] not in ("resample", "nearest"):
+            raise ValueError(f"similarity_split.method must be resample or nearest, got {cfg.similarity_split['method']!r}")
         cfg.threads = data.get("threads")
         cfg.seed = int(data.get("seed", 0))
         return cfg

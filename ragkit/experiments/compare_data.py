@@ -8,11 +8,17 @@
   learned the fact from a sibling question: the knowledge-injection setting of the RAG vs
   fine-tuning comparison), ``by: document`` (no held-out question's source is trained on) or
   ``by: given`` (the pairs' own ``split`` field).
-- ``similarity_labels``: each held-out question's highest cosine similarity (MiniLM) to any
-  training question; above the threshold (default: the median) it is ``interpolation``, else
-  ``extrapolation``.
+- ``similarity_split``: label each held-out question ``interpolation`` or ``extrapolation``.
+  ``method: resample`` (the default) is Zhan et al. 2022's ReSTTest protocol
+  (``ragkit.experiments.resample``): training and held-out questions are clustered together,
+  one cluster is held out, its training questions are *removed from training* and its held-out
+  questions are the extrapolation ones; every other held-out question is interpolation.
+  ``method: nearest`` (``similarity_labels``) keeps all training questions and labels a
+  held-out question by its nearest training question's MiniLM cosine (above the threshold,
+  default the median: ``interpolation``).
 
-References: Balaguer et al., 2024, "RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study
+References: Zhan et al., 2022, "Evaluating Interpolation and Extrapolation Performance of Neural
+Retrieval Models"; Balaguer et al., 2024, "RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study
 on Agriculture"; Ovadia et al., 2024, "Fine-Tuning or Retrieval? Comparing Knowledge Injection
 in LLMs".
 """
@@ -31,7 +37,7 @@ from ragkit.experiments.compare_config import CompareConfig
 from ragkit.indexes.atomic import atomic_write_text
 from ragkit.tuning.data import QAPair, read_qa_jsonl, split_by_document, write_qa_jsonl
 
-__all__ = ["qa_pairs", "attach_passages", "split_pairs", "golds", "similarity_labels", "write_splits"]
+__all__ = ["qa_pairs", "attach_passages", "split_pairs", "golds", "similarity_labels", "similarity_split", "write_splits"]
 
 
 def _fingerprint(settings: dict[str, Any], chunk_ids: list[str]) -> str:
@@ -213,6 +219,50 @@ def similarity_labels(train: list[QAPair], test: list[QAPair], threshold: float 
     used = float(np.median(nearest)) if threshold is None else float(threshold)
     labels = ["interpolation" if s >= used else "extrapolation" for s in nearest]
     return labels, [float(s) for s in nearest], used
+
+
+def similarity_split(train: list[QAPair], test: list[QAPair], settings: dict[str, Any], seed: int = 0,
+                     embed: Callable[[list[str]], Any] | None = None) -> tuple[list[QAPair], list[str], list[float], dict[str, Any]]:
+    """The training pairs to tune on and the held-out questions' labels, as ``settings`` says.
+
+    Args:
+        train / test: the split.
+        settings: ``similarity_split`` of the config (``method``, ``threshold``, ``buckets``, ``fold``).
+        seed: the run's seed (clustering; with ``fold: null`` the first usable cluster from ``seed % buckets``).
+        embed: ``texts -> (n, d)`` normalised vectors (default MiniLM).
+
+    Returns:
+        ``(train_kept, labels, nearest_similarities, record)``; with ``resample`` the held-out
+        cluster's training pairs are not in ``train_kept`` and the record counts them.
+
+    Raises:
+        ValueError: ``resample`` with a ``fold`` that leaves a label empty, or no usable cluster.
+    """
+    from ragkit.experiments.resample import default_embed, resample
+
+    embed = embed or default_embed()
+    if settings["method"] == "nearest":
+        labels, nearest, used = similarity_labels(train, test, settings["threshold"], embed)
+        return train, labels, nearest, {"method": "nearest", "threshold": round(used, 4),
+                                        "counts": {lab: labels.count(lab) for lab in ("interpolation", "extrapolation")}}
+    buckets = min(int(settings["buckets"]), len(train) + len(test))
+    tr = {str(i): p.question for i, p in enumerate(train)}
+    te = {str(i): p.question for i, p in enumerate(test)}
+    folds = [settings["fold"]] if settings["fold"] is not None else [(seed + i) % buckets for i in range(buckets)]
+    error = None
+    for fold in folds:
+        try:
+            r = resample(tr, te, seed=seed, buckets=buckets, fold=fold, balance=False, embed=embed)
+            break
+        except ValueError as exc:  # this cluster leaves one label empty: the next one
+            error = exc
+    else:
+        raise ValueError(f"similarity_split: no cluster of {buckets} splits the held-out questions in two ({error}); "
+                         "give more questions, set similarity_split.buckets, or use method: nearest")
+    labels = ["extrapolation" if str(i) in set(r.extrapolation) else "interpolation" for i in range(len(test))]
+    kept = [train[int(i)] for i in r.train]
+    record = {**r.record, "method": "resample", "removed_train_questions": [train[int(i)].question for i in r.removed_train]}
+    return kept, labels, [r.nearest[str(i)] for i in range(len(test))], record
 
 
 def write_splits(out: Path, train: list[QAPair], test: list[QAPair]) -> None:

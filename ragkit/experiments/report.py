@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ragkit.indexes.atomic import atomic_write_text
 
-__all__ = ["write_reports", "markdown", "html", "render", "bar_chart"]
+__all__ = ["write_reports", "markdown", "html", "render", "bar_chart", "split_method"]
 
 LABELS = {
     "exact_match": "EM",
@@ -82,6 +82,15 @@ def split_rows(results: dict[str, Any], metric: str = "token_f1") -> tuple[list[
     return header, rows
 
 
+def split_method(split: dict[str, Any]) -> str:
+    """One line saying how the held-out questions were labelled interpolation / extrapolation."""
+    if split.get("method", "nearest") == "nearest":
+        return f"interpolation: nearest training question cosine ≥ {split['threshold']:.3f}"
+    return (f"resampled as in Zhan et al. 2022 (ReSTTest): questions clustered into {split['buckets']}, cluster "
+            f"{split['fold']} held out; its held-out questions are extrapolation and its {split['n_train_removed']} "
+            f"training questions were removed before tuning")
+
+
 def ragas_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]], list[list[Any]]] | None:
     """(header, score rows, failure rows) of the ragas tables (``None``: ragas was off).
 
@@ -129,8 +138,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     split = split_rows(results)
     if split:
-        parts += [f"## Interpolation vs extrapolation (token F1; threshold: nearest training question cosine "
-                  f"≥ {results['similarity_split']['threshold']:.3f})", _table(*split)]
+        parts += [f"## Interpolation vs extrapolation (token F1; {split_method(results['similarity_split'])})", _table(*split)]
     parts += ["## Cost", _table(*cost_rows(results))]
     ragas = ragas_rows(results)
     if ragas:
@@ -225,7 +233,7 @@ def html(results: dict[str, Any]) -> str:
     ragas = ragas_rows(results)
     return env.get_template("report.html.j2").render(
         r=results, labels=LABELS, charts=charts(results), quality=quality_rows(results), costs=cost_rows(results),
-        split=split, ragas=ragas, tuning=tuning_rows(results) if results["tuning"] else None,
+        split=split, split_method=split_method(results["similarity_split"]) if split else None, ragas=ragas, tuning=tuning_rows(results) if results["tuning"] else None,
         judge=next((s["ragas"].get("judge") for s in results["systems"] if s.get("ragas")), None),
         systems={s["id"]: s for s in results["systems"]},
     )

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from ragkit.defaults import DEFAULT_EMBEDDER
 from ragkit.tuning.data import QAPair
 
-__all__ = ["FilterReport", "content_tokens", "looks_like_question", "support_score", "jaccard", "dedup", "kmeans_select", "filter_qa"]
+__all__ = ["FilterReport", "content_tokens", "looks_like_question", "support_score", "jaccard", "dedup", "kmeans", "kmeans_select", "filter_qa"]
 
 _STOP = frozenset(
     """a an and are as at be been but by can could did do does for from had has have how i if in
@@ -106,24 +106,19 @@ def dedup(pairs: list[QAPair], threshold: float = 0.8) -> tuple[list[QAPair], in
     return kept, dropped
 
 
-def kmeans_select(vectors: Any, k: int, seed: int = 0, iterations: int = 25) -> list[int]:
-    """Indices of the ``k`` rows nearest the centroids of a k-means (k-means++ init) clustering.
+def kmeans(vectors: Any, k: int, seed: int = 0, iterations: int = 25) -> tuple[Any, Any]:
+    """Lloyd's k-means with k-means++ initialisation: ``(centroids (k, d), assignment (n,))``.
 
     Args:
-        vectors: an (n, d) array-like of embeddings (L2-normalised for cosine clustering).
-        k: number of clusters = rows to select; all rows when ``k >= n``.
+        vectors: an (n, d) array-like of embeddings (L2-normalised for cosine clustering), n >= k.
+        k: number of clusters.
         seed: random seed for the k-means++ initialisation.
-        iterations: Lloyd iterations.
-
-    Returns:
-        Sorted row indices, one per non-empty cluster.
+        iterations: Lloyd iterations at most.
     """
     import numpy as np
 
     x = np.asarray(vectors, dtype=np.float64)
     n = len(x)
-    if k >= n:
-        return list(range(n))
     sq = (x * x).sum(1)
 
     def dist2(c: Any) -> Any:  # (n, k) squared distances, without an (n, k, d) intermediate
@@ -142,8 +137,28 @@ def kmeans_select(vectors: Any, k: int, seed: int = 0, iterations: int = 25) -> 
         if np.allclose(new, c):
             break
         c = new
-    d = dist2(c)
-    assign = d.argmin(1)
+    return c, dist2(c).argmin(1)
+
+
+def kmeans_select(vectors: Any, k: int, seed: int = 0, iterations: int = 25) -> list[int]:
+    """Indices of the ``k`` rows nearest the centroids of a k-means (k-means++ init) clustering.
+
+    Args:
+        vectors: an (n, d) array-like of embeddings (L2-normalised for cosine clustering).
+        k: number of clusters = rows to select; all rows when ``k >= n``.
+        seed: random seed for the k-means++ initialisation.
+        iterations: Lloyd iterations.
+
+    Returns:
+        Sorted row indices, one per non-empty cluster.
+    """
+    import numpy as np
+
+    x = np.asarray(vectors, dtype=np.float64)
+    if k >= len(x):
+        return list(range(len(x)))
+    c, assign = kmeans(x, k, seed, iterations)
+    d = np.maximum((x * x).sum(1)[:, None] - 2 * x @ c.T + (c * c).sum(1)[None], 0.0)
     chosen = set()
     for j in range(k):
         members = np.where(assign == j)[0]

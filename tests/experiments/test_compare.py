@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ragkit.experiments.compare_config import CompareConfig, SystemSpec, load_config
-from ragkit.experiments.compare_data import attach_passages, similarity_labels, split_pairs
+from ragkit.experiments.compare_data import attach_passages, similarity_labels, similarity_split, split_pairs
 from ragkit.tuning.data import QAPair
 from ragkit.types import Chunk
 
@@ -126,6 +126,26 @@ def test_given_split_uses_the_pairs_field():
     pairs[1].metadata.pop("split")
     with pytest.raises(ValueError, match="have no split"):
         split_pairs(pairs, {"by": "given", "test": 0.3, "seed": 0})
+
+
+def test_similarity_split_resamples_and_drops_the_held_out_clusters_training_questions():
+    def embed(texts):
+        import numpy as np
+
+        return np.asarray([[1.0, 0.0] if t.startswith("router") else [0.0, 1.0] for t in texts])
+
+    train = [QAPair(question=q, answer="a") for q in ("router reset", "cat food", "router lights", "cat purr")]
+    test = [QAPair(question=q, answer="a") for q in ("cat sleep", "router cable", "cat toys")]
+    settings = {"method": "resample", "threshold": None, "buckets": 2, "fold": 1}
+    kept, labels, nearest, record = similarity_split(train, test, settings, embed=embed)
+    assert [p.question for p in kept] == ["router reset", "router lights"]  # the cats' cluster (1) is held out
+    assert labels == ["extrapolation", "interpolation", "extrapolation"] and nearest[1] == pytest.approx(1.0)
+    assert record["method"] == "resample" and record["n_train_removed"] == 2
+    assert record["counts"] == {"interpolation": 1, "extrapolation": 2, "neither": 0}
+    kept, labels, _, record = similarity_split(train, test, {**settings, "method": "nearest", "threshold": 0.5}, embed=embed)
+    assert kept == train and labels == ["interpolation"] * 3 and record["threshold"] == 0.5
+    with pytest.raises(ValueError, match="no cluster"):
+        similarity_split(train, test[:1], {**settings, "fold": None}, embed=embed)
 
 
 def test_similarity_labels_with_hand_vectors():

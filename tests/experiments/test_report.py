@@ -121,3 +121,13 @@ def test_write_and_render_round_trip(tmp_path):
 def test_bar_chart_marks_missing_values():
     uri = bar_chart("t", ["a", "b"], {"s1": [0.5, None], "s2": [1.0, 0.2]})
     assert base64.b64decode(uri.split(",", 1)[1])[:4] == b"\x89PNG"
+
+
+def test_resampled_split_is_described_in_both_reports():
+    results = _results()
+    results["similarity_split"] = {"method": "resample", "buckets": 5, "fold": 2, "n_train_removed": 3,
+                                   "counts": {"interpolation": 1, "extrapolation": 1, "neither": 0}}
+    md = markdown(results)
+    assert "Zhan et al. 2022 (ReSTTest)" in md and "cluster 2 held out" in md and "3 training questions were removed" in md
+    assert "interpolation (n=1)" in md
+    assert "cluster 2 held out" in html(results)
