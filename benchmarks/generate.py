@@ -68,7 +68,7 @@ def main() -> None:
     pipes, load_s = {}, {}
     for name, llm in backends(args.threads).items():
         started = time.perf_counter()
-        pipes[name] = Pipeline(index=index.directory, retriever={"type": "bm25"}, generator={"llm": llm}, k=4)
+        pipes[name] = Pipeline(index=index.directory, retriever={"type": "bm25"}, generator={"type": "llm", "llm": llm}, k=4)
         pipes[name].warm_up()
         load_s[name] = time.perf_counter() - started
         pipes[name].ask([warm["question"]])  # the same warm-up question for both

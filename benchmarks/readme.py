@@ -197,7 +197,14 @@ def generator_reasoning() -> str:
     return _readme(_load("generator_reasoning.json"))
 
 
-RENDERERS: dict[str, Callable[[], str]] = {"scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning, "generate": generate, "ragas-judge": ragas_judge,"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
+def scifact_resample() -> str:
+    """Interpolation vs extrapolation on SciFact (scifact_resample.json; the section is the benchmark's own)."""
+    from benchmarks.scifact_resample import readme_section
+
+    return readme_section(_load("scifact_resample.json"))
+
+
+RENDERERS: dict[str, Callable[[], str]] = {"scifact-lol": scifact_lol, "scifact-resample": scifact_resample, "generator-reasoning": generator_reasoning, "generate": generate, "ragas-judge": ragas_judge,"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
                                            "cold-start": cold_start}
 
 

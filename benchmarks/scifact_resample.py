@@ -20,7 +20,7 @@ is what training bought (permutation test: does it differ between the sets?). Th
 averages all K folds; here untrained rows cover every fold, tuned ones ``--folds``.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/scifact_resample.py --folds 0,1
-    .venv/bin/python benchmarks/scifact_resample.py --readme   # README.md's block, from the JSON
+    .venv/bin/python benchmarks/readme.py                     # README.md's block, from the JSON
 
 Results: ``benchmarks/results/scifact_resample.json`` and ``.png``; models and vectors go to
 ``--work`` (default ``~/.cache/ragkit/bench/scifact-resample``).
@@ -181,16 +181,6 @@ def readme_section(results: dict) -> str:
     return "\n\n".join(text)
 
 
-def write_readme(results: dict, readme: Path = ROOT / "README.md") -> None:
-    """Replace (or add, before "## Layout") the README block generated from the JSON."""
-    start, end = "<!-- scifact_resample.json -->", "<!-- /scifact_resample.json -->"
-    text, block = readme.read_text(), f"{start}\n{readme_section(results)}\n{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.replace("\n## Layout", f"\n{block}\n\n## Layout", 1)
-    readme.write_text(text)
-
 def summarise(results: dict, folds: list[int]) -> dict:
     """Rows pooled over ``folds`` (query-weighted means), tuning gains and their permutation p."""
     summary: dict = {"folds": folds}
@@ -234,14 +224,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--train-fraction", type=float, default=1.0)
     ap.add_argument("--weight", type=float, default=0.5, help="BM25 weight of the bi-encoder reranker")
-    ap.add_argument("--readme", action="store_true", help="write README.md's block from --out and exit")
     ap.add_argument("--limit", type=int, default=None,
                     help="smoke test: the corpus cut to the judged documents + this many others (results under --work)")
     args = ap.parse_args()
-    if args.readme:
-        write_readme(json.loads(args.out.read_text()))
-        return
-
     from ragkit.experiments.beir import load_beir
     from ragkit.experiments.resample import default_embed, resample_beir
     from ragkit.models import load_sentence_transformer
