@@ -139,7 +139,7 @@ def tune_reranker_cmd(
     epochs: Annotated[float, typer.Option()] = 1.0,
     batch_size: Annotated[int, typer.Option()] = 32,
     learning_rate: Annotated[float, typer.Option()] = 1e-4,
-    max_length: Annotated[int, typer.Option()] = 256,
+    max_length: Annotated[int, typer.Option(help="Longest input in tokens (both kinds; a small base may need less).")] = 256,
     negatives: Annotated[int, typer.Option(help="Hard negatives per query (mined with BM25 when missing).")] = 3,
     loss: Annotated[str, typer.Option(
         help="cached-mnrl (listwise, memory-bounded), mnrl (listwise, all pairs at once) or bce (pointwise).")] = "cached-mnrl",
@@ -151,7 +151,8 @@ def tune_reranker_cmd(
 ) -> None:
     """Train a reranker from feedback (bi-encoder, promoted only when better) or QA pairs (cross-encoder, CAR)."""
     if kind == "bi-encoder":
-        return _tune_from_feedback(feedback, index, held_out, alpha, depth, dry_run, epochs, batch_size, seed, base)
+        return _tune_from_feedback(feedback, index, held_out, alpha, depth, dry_run, epochs, batch_size, seed, base,
+                                   max_length)
     if kind != "cross-encoder":
         raise typer.BadParameter(f"--kind must be bi-encoder or cross-encoder, not {kind!r}")
     if out is None:
@@ -176,7 +177,8 @@ def tune_reranker_cmd(
 
 
 def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_out: float, alpha: float, depth: int,
-                        dry_run: bool, epochs: float, batch_size: int, seed: int, base: Optional[str] = None) -> None:
+                        dry_run: bool, epochs: float, batch_size: int, seed: int, base: Optional[str] = None,
+                        max_length: int = 256) -> None:
     from ragkit.tuning.promotion import tune_reranker_from_feedback
     from ragkit.tuning.retriever import RetrieverTuner
 
@@ -188,7 +190,8 @@ def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_ou
     current = read_promoted(index, "reranker")
     start = current["spec"]["model"] if current and current["spec"].get("type") == "bi-encoder" else "minilm"
     start = base or start
-    tuner = RetrieverTuner(base=start, epochs=epochs, batch_size=min(batch_size, 16), seed=seed, progress=False)
+    tuner = RetrieverTuner(base=start, epochs=epochs, batch_size=min(batch_size, 16), seed=seed,
+                           max_seq_length=max_length, progress=False)
     with console.status("tuning") as status:
         report = tune_reranker_from_feedback(index, feedback, held_out=held_out, alpha=alpha, depth=depth,
                                              tuner=tuner, promote=not dry_run, on_step=status.update)
