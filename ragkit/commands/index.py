@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ragkit.commands.options import RerankOpt
 from ragkit.defaults import DEFAULT_EMBEDDER
 
 console = Console()
@@ -77,7 +78,6 @@ SpecOpt = Annotated[
 RewriteOpt = Annotated[
     Optional[str], typer.Option(help="Query rewriter NAME[:ARG], e.g. rm3, rocchio, hyde, genqr-fusion:fb_docs=3.")
 ]
-RerankOpt = Annotated[Optional[str], typer.Option(help="Reranker NAME[:ARG], e.g. cross-encoder:DIR, llm, reorder.")]
 RerankDepthOpt = Annotated[Optional[int], typer.Option(help="Candidates the reranker sees (default 4*k).")]
 FusionOpt = Annotated[Optional[str], typer.Option(help="Hybrid fusion: rrf or weighted.")]
 

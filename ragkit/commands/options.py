@@ -15,9 +15,15 @@ The options overlay the spec file's stages, so ``ragkit search``, ``ask``, ``ser
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
-__all__ = ["pipeline_spec"]
+import typer
+
+__all__ = ["pipeline_spec", "RerankOpt", "RERANK_HELP"]
+
+RERANK_HELP = ("Reranker NAME[:ARG], e.g. cross-encoder:DIR, bi-encoder:model=DIR,first_stage_weight=0.3, llm, "
+               "reorder, promoted (the index's promoted reranker, followed without restart).")
+RerankOpt = Annotated[Optional[str], typer.Option(help=RERANK_HELP)]
 
 
 def pipeline_spec(

@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from ragkit.commands.options import RerankOpt
+
 if TYPE_CHECKING:
     from ragkit.pipeline import Pipeline
     from ragkit.types import Answer
@@ -31,13 +33,29 @@ SpecOpt = Annotated[
 ]
 
 
-def load_pipeline(index: Path, spec: Path | None = None, k: int | None = None) -> Pipeline:
-    """The pipeline the commands use: ``Pipeline.for_index`` (a spec file, or defaults that fit the index)."""
+def load_pipeline(index: Path, spec: Path | None = None, k: int | None = None, rerank: str | None = None,
+                  follow_promoted: bool = False) -> Pipeline:
+    """The pipeline the commands use: ``Pipeline.for_index`` (a spec file, or defaults that fit the index).
+
+    Args:
+        index: the index directory.
+        spec: a pipeline spec file.
+        k: passages per answer.
+        rerank: ``--rerank NAME[:ARG]`` (overlays the spec's reranker, as ``ragkit search`` does;
+            ``promoted`` follows the index's promoted reranker).
+        follow_promoted: with no reranker in the spec or ``--rerank``, use ``promoted`` even
+            before anything was promoted, so a long-running server picks up the first promotion
+            (until then it serves the first-stage order).
+    """
+    from ragkit.commands.options import pipeline_spec
     from ragkit.pipeline import Pipeline
 
     if k is not None and k < 1:
         raise ValueError(f"-k must be at least 1, got {k}")
-    return Pipeline.for_index(index, spec, k)
+    config = pipeline_spec(spec, rerank=rerank)
+    if follow_promoted and "reranker" not in config:
+        config["reranker"] = {"type": "promoted"}
+    return Pipeline.for_index(index, config, k)
 
 
 def _check_mode(mode: str) -> str:
@@ -125,12 +143,13 @@ def ask_cmd(
     k: KOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (Answer.to_dict()).")] = False,
     spec: SpecOpt = None,
+    rerank: RerankOpt = None,
 ) -> None:
     """Answer one question from an index, with the sources it cites (the reply streams as it is generated)."""
     _check_mode(mode)
     if not question.strip():
         raise typer.BadParameter("the question is empty; ask something")
-    pipeline = load_pipeline(index, spec, k)
+    pipeline = load_pipeline(index, spec, k, rerank)
     if as_json:
         answer = pipeline.ask([question], mode=mode)[0]
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
@@ -143,13 +162,14 @@ def chat_cmd(
     mode: ModeOpt = "rag",
     k: KOpt = None,
     spec: SpecOpt = None,
+    rerank: RerankOpt = None,
 ) -> None:
     """Ask questions one after another in the terminal (empty line skips; `exit` or Ctrl-D ends).
 
     Each question is answered on its own (no conversation memory).
     """
     _check_mode(mode)
-    pipeline = load_pipeline(index, spec, k)
+    pipeline = load_pipeline(index, spec, k, rerank, follow_promoted=True)
     console.print(f"[bold]ragkit chat[/] over {escape(str(index))} ({mode}); `exit` or Ctrl-D to quit")
     while True:
         try:
@@ -194,6 +214,7 @@ def serve_cmd(
         Optional[Path], typer.Option(help="SQLite answer/feedback log (default: INDEX-feedback.sqlite beside INDEX).")
     ] = None,
     spec: SpecOpt = None,
+    rerank: RerankOpt = None,
     k: KOpt = None,
     warmup: Annotated[bool, typer.Option(help="Load the indexes and models before accepting requests.")] = True,
     api_key: Annotated[
@@ -205,6 +226,9 @@ def serve_cmd(
     """Serve a chat page and a JSON API (POST /ask, POST /feedback, GET /health) over an index.
 
     It also answers OpenAI clients: POST /v1/chat/completions (streamed or not) and GET /v1/models.
+    Without a reranker in --spec or --rerank it serves the index's promoted reranker, followed
+    live: `ragkit tune reranker --kind bi-encoder` promotions apply from the next question, no
+    restart (first-stage order until one is promoted); /health names the model served.
     """
     import uvicorn
 
@@ -215,7 +239,7 @@ def serve_cmd(
             f"binding {host} exposes the service beyond this machine: pass --api-key KEY or set {API_KEY_ENV} "
             "(e.g. `export RAGKIT_API_KEY=$(python -c \"import secrets; print(secrets.token_urlsafe(32))\")`)"
         )
-    pipeline = load_pipeline(index, spec, k)
+    pipeline = load_pipeline(index, spec, k, rerank, follow_promoted=True)
     db = feedback_db or index.parent / f"{index.name}-feedback.sqlite"
     app = create_app(pipeline, db, api_key=api_key or None)
     if warmup:

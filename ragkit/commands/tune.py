@@ -133,11 +133,13 @@ def tune_reranker_cmd(
     feedback: Annotated[Optional[Path], typer.Option(help="The QA bot's feedback log (SQLite) to learn from.")] = None,
     index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, negatives, dev eval).")] = None,
     dev: Annotated[Optional[Path], typer.Option(help="Dev QA pairs: BM25 top-k reranked before/after (needs --index).")] = None,
-    base: Annotated[str, typer.Option(help="Base encoder (a fresh scoring head is added) or a reranker dir.")] = "minilm",
+    base: Annotated[Optional[str], typer.Option(
+        help="cross-encoder: base encoder (a fresh scoring head is added) or a reranker dir (default minilm); "
+             "bi-encoder: embedder to start from (default: the promoted one, else minilm).")] = None,
     epochs: Annotated[float, typer.Option()] = 1.0,
     batch_size: Annotated[int, typer.Option()] = 32,
     learning_rate: Annotated[float, typer.Option()] = 1e-4,
-    max_length: Annotated[int, typer.Option()] = 256,
+    max_length: Annotated[int, typer.Option(help="Longest input in tokens (both kinds; a small base may need less).")] = 256,
     negatives: Annotated[int, typer.Option(help="Hard negatives per query (mined with BM25 when missing).")] = 3,
     loss: Annotated[str, typer.Option(
         help="cached-mnrl (listwise, memory-bounded), mnrl (listwise, all pairs at once) or bce (pointwise).")] = "cached-mnrl",
@@ -149,7 +151,8 @@ def tune_reranker_cmd(
 ) -> None:
     """Train a reranker from feedback (bi-encoder, promoted only when better) or QA pairs (cross-encoder, CAR)."""
     if kind == "bi-encoder":
-        return _tune_from_feedback(feedback, index, held_out, alpha, depth, dry_run, epochs, batch_size, seed)
+        return _tune_from_feedback(feedback, index, held_out, alpha, depth, dry_run, epochs, batch_size, seed, base,
+                                   max_length)
     if kind != "cross-encoder":
         raise typer.BadParameter(f"--kind must be bi-encoder or cross-encoder, not {kind!r}")
     if out is None:
@@ -158,7 +161,7 @@ def tune_reranker_cmd(
 
     if train is None and feedback is None:
         raise typer.BadParameter("give --train QA pairs and/or --feedback LOG")
-    result = tune_reranker(out, train, feedback=feedback, index=index, dev=dev, base=base, epochs=epochs,
+    result = tune_reranker(out, train, feedback=feedback, index=index, dev=dev, base=base or "minilm", epochs=epochs,
                            batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
                            negatives=negatives, loss=loss, query_rewrite=query_rewrite, llm=_llm_config(llm),
                            eval_depth=depth, seed=seed, precision=precision)
@@ -174,7 +177,8 @@ def tune_reranker_cmd(
 
 
 def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_out: float, alpha: float, depth: int,
-                        dry_run: bool, epochs: float, batch_size: int, seed: int) -> None:
+                        dry_run: bool, epochs: float, batch_size: int, seed: int, base: Optional[str] = None,
+                        max_length: int = 256) -> None:
     from ragkit.tuning.promotion import tune_reranker_from_feedback
     from ragkit.tuning.retriever import RetrieverTuner
 
@@ -185,7 +189,9 @@ def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_ou
 
     current = read_promoted(index, "reranker")
     start = current["spec"]["model"] if current and current["spec"].get("type") == "bi-encoder" else "minilm"
-    tuner = RetrieverTuner(base=start, epochs=epochs, batch_size=min(batch_size, 16), seed=seed, progress=False)
+    start = base or start
+    tuner = RetrieverTuner(base=start, epochs=epochs, batch_size=min(batch_size, 16), seed=seed,
+                           max_seq_length=max_length, progress=False)
     with console.status("tuning") as status:
         report = tune_reranker_from_feedback(index, feedback, held_out=held_out, alpha=alpha, depth=depth,
                                              tuner=tuner, promote=not dry_run, on_step=status.update)
@@ -206,7 +212,7 @@ def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_ou
     console.print(f"{verdict}: {report.reason}")
     if report.promoted:
         console.print(f"serving from {report.pointer['spec']['model']} (ragkit search / ask / serve use it; "
-                      "a running server switches on its next question)")
+                      "a running `ragkit serve` switches on its next question, /health names the model)")
 
 
 def tune_generator_cmd(

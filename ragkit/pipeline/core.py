@@ -32,10 +32,10 @@ AUTO = "auto"
 """The retriever name that means "whichever fits the index" (``default_retriever``)."""
 
 
-def _with_index(config: str | dict[str, Any], index: str) -> dict[str, Any]:
-    """A retriever config with ``index`` filled in when the retriever takes one and the spec omits it."""
+def _with_index(config: str | dict[str, Any], index: str, stage: str = "retriever") -> dict[str, Any]:
+    """A stage's config with ``index`` filled in when its component takes one and the spec omits it."""
     config = {"type": config} if isinstance(config, str) else dict(config)
-    if "index" not in config and "index" in inspect.signature(get("retriever", config["type"]).__init__).parameters:
+    if "index" not in config and "index" in inspect.signature(get(stage, config["type"]).__init__).parameters:
         config["index"] = index
     return config
 
@@ -115,7 +115,8 @@ class Pipeline:
         Returns:
             A ``Pipeline``; without a retriever in the spec (or with ``"auto"``) it is
             ``default_retriever(index)``, resolved now; without a reranker, the index's promoted
-            reranker if it has one (``ragkit.rerankers.promoted``); its generator is the default
+            reranker if it has one (``ragkit.rerankers.promoted``; a reranker that takes an
+            ``index``, like ``promoted``, gets this one when the spec omits it); its generator is the default
             (SmolLM2-135M).
 
         Raises:
@@ -128,6 +129,8 @@ class Pipeline:
             config["retriever"] = default_retriever(index)
         if "reranker" not in config and pointer_path(index, "reranker").exists():
             config["reranker"] = {"type": "promoted", "index": str(index)}  # `ragkit tune reranker` promoted one
+        elif isinstance(config.get("reranker"), str) or "type" in (config.get("reranker") or {}):
+            config["reranker"] = _with_index(config["reranker"], str(index), "reranker")  # `--rerank promoted`
         if k is not None:
             config["k"] = k
         return cls.from_config(config)

@@ -188,10 +188,18 @@ def _stage_type(config: Any) -> str | None:
     return config.get("type") if isinstance(config, dict) else type(config).__name__
 
 
-def _promoted(pipeline: Pipeline) -> dict[str, Any]:
+async def _promoted(pipeline: Pipeline) -> dict[str, Any]:
+    """The promoted reranker served now, read at request time (``{}`` for another reranker).
+
+    A pointer that moved is loaded first, off the event loop (``PromotedReranker.refresh``
+    loads fully before it swaps, so asks meanwhile keep the old model or wait for the new one).
+    """
     if _stage_type(pipeline.reranker) != "promoted":
         return {}
-    return {"promoted_reranker": pipeline.component("reranker").describe()["promoted"]}
+    reranker = pipeline.component("reranker")
+    await asyncio.to_thread(reranker.refresh)
+    state = reranker.describe()
+    return {"promoted_reranker": state["promoted"], "promoted_reranker_error": state["load_error"]}
 
 
 def _describe(pipeline: Pipeline) -> dict[str, Any]:
@@ -205,8 +213,6 @@ def _describe(pipeline: Pipeline) -> dict[str, Any]:
             "retriever": _stage_type(pipeline.retriever) if pipeline.index is not None else None,
             "reranker": _stage_type(pipeline.reranker),
             "generator": _stage_type(generator),
-            # a promoted reranker says which model it serves and since when
-            **_promoted(pipeline),
             "llm": _stage_type(llm) if llm is not None else None,
             "k": pipeline.k,
         },
@@ -314,7 +320,9 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", **summary, "asks_pending": state["pending"]}
+        # a promoted reranker says, as of now, which model it serves and since when
+        pipeline_now = {**summary["pipeline"], **await _promoted(pipeline)}
+        return {"status": "ok", **summary, "pipeline": pipeline_now, "asks_pending": state["pending"]}
 
     def answer_one(question: str, mode: str, queued_at: float) -> tuple[Answer, float]:
         waited = time.perf_counter() - queued_at

@@ -144,6 +144,31 @@ def test_serve_builds_the_app_and_runs_uvicorn(demo_index: Path, tmp_path: Path,
     assert db.is_file() and "http://127.0.0.1:8765/" in result.output
 
 
+def test_serve_takes_rerank_like_search_and_follows_the_promoted_one_by_default(demo_index: Path, tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    import uvicorn
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append(app))
+    base = ["serve", str(demo_index), "--spec", str(_spec(tmp_path)), "--no-warmup"]
+    # the hint `ragkit tune reranker` prints for a cross-encoder: NAME:key=value,... as for `ragkit search`
+    result = runner.invoke(APP, base + ["--rerank", "bi-encoder:model=minilm,first_stage_weight=0.3"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert apps[-1].state.pipeline.reranker == {"type": "bi-encoder", "model": "minilm", "first_stage_weight": 0.3}
+    assert runner.invoke(APP, base, env=ENV).exit_code == 0  # no reranker asked: follow the index's promoted one
+    assert apps[-1].state.pipeline.reranker == {"type": "promoted", "index": str(demo_index)}
+    result = runner.invoke(APP, base + ["--rerank", "no-such-reranker"], env=ENV)
+    assert result.exit_code == 2 and "no-such-reranker" in result.output
+
+
+def test_ask_takes_rerank(demo_index: Path, tmp_path: Path) -> None:
+    args = ["ask", str(demo_index), QUESTION, "--spec", str(_spec(tmp_path)), "--json", "--rerank", "reorder"]
+    result = runner.invoke(APP, args, env=ENV)
+    assert result.exit_code == 0, result.output
+    assert load_pipeline(demo_index, rerank="promoted").reranker == {"type": "promoted", "index": str(demo_index)}
+    assert load_pipeline(demo_index).reranker is None  # one-off commands: no pointer, no reranker
+
+
 def test_serve_default_feedback_db_sits_beside_the_index(demo_index: Path, tmp_path: Path, monkeypatch) -> None:
     import shutil
 

@@ -92,7 +92,10 @@ def test_better_model_is_promoted_worse_is_not_and_the_pipeline_follows(served, 
     assert pointer["generation"] != noise.name and Path(pointer["spec"]["model"]).is_dir()
     pipeline = Pipeline.for_index(index)
     assert pipeline.reranker == {"type": "promoted", "index": str(index)}
-    assert pipeline.component("reranker").describe()["promoted"]["generation"] == pointer["generation"]
+    served_reranker = pipeline.component("reranker")
+    assert served_reranker.describe()["promoted"] is None, "describe() reports only what is loaded"
+    served_reranker.refresh()
+    assert served_reranker.describe()["promoted"]["generation"] == pointer["generation"]
 
     # a candidate from a random tiny BERT cannot beat it: the pointer does not move
     worse = tune_reranker_from_feedback(index, fb, tuner=RetrieverTuner(base=str(tiny_st_dir), epochs=1.0,
