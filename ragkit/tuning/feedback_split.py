@@ -12,6 +12,8 @@ Signals (weights documented here, used in ``judgements``):
 Clicks on sources are not logged by the server yet, so they are not used. Judgements on chunks
 no longer in the index (re-ingested files) are dropped and counted. Training uses labels of
 weight >= 0.5; the held-out qrels use explicit marks only (the evidence users gave directly).
+Dev and held-out qrels keep judged non-relevant chunks with label 0: they are the judged set
+over which ``ragkit.tuning.promotion`` scores condensed rankings.
 
 The split is by question and by time: questions are ordered by their first feedback, the last
 ``held_out`` fraction is held out (never trained on, never used for selection), and of the rest
@@ -131,9 +133,9 @@ def split_feedback(judged: dict[str, dict[str, Judgement]], store: Any, held_out
     def qrels(questions: list[str], explicit_only: bool) -> dict[str, dict[str, int]]:
         out = {}
         for q in questions:
-            rel = {c: 1 for c, j in usable[q].items() if j.relevant == 1 and (j.explicit or not explicit_only)}
-            if rel:
-                out[q] = rel
+            labels = {c: j.relevant for c, j in usable[q].items() if j.explicit or not explicit_only}
+            if any(labels.values()):
+                out[q] = labels  # judged non-relevant chunks kept as 0: the judged set of a condensed list
         return out
 
     train = []

@@ -113,3 +113,25 @@ def _copy(src: Path, dst: Path) -> Path:
 
     shutil.copytree(src, dst)
     return dst
+
+
+def test_condensed_rankings_do_not_punish_a_reranker_for_lifting_unjudged_chunks(served):
+    """Feedback judges only what was shown; a chunk lifted from deeper down is unjudged, not wrong."""
+    from ragkit.rerankers.base import Reranker
+    from ragkit.tuning.promotion import score_pipelines
+
+    index, fb = served
+    store = ChunkStore.load(index)
+    judged, _ = judgements(read_feedback(fb), read_answers(fb), store)
+    qrels = split_feedback(judged, store, held_out=0.3, dev=0.25).held_out
+    assert any(0 in labels.values() for labels in qrels.values()), "judged non-relevant chunks are kept as 0"
+
+    class LiftLast(Reranker):  # the deepest (never shown, so unjudged) candidate first, the rest in order
+        def rerank(self, queries, hits, k):
+            return [([hs[-1]] + list(hs[:-1]))[:k] for hs in hits]
+
+    full = score_pipelines(index, qrels, {"first": None, "lift": LiftLast()}, depth=20)
+    condensed = score_pipelines(index, qrels, {"first": None, "lift": LiftLast()}, depth=20, condensed=True)
+    mean = lambda scores: sum(scores.values()) / len(scores)  # noqa: E731
+    assert mean(full["lift"]) < mean(full["first"]), "on full rankings the unjudged chunk costs nDCG"
+    assert condensed["lift"] == condensed["first"], "condensed: only the order of judged chunks counts"
