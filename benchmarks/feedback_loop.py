@@ -215,13 +215,17 @@ def readme_lines(result: dict[str, Any]) -> str:
              f"simulated users over {s['rounds']} rounds, {result['held_out_questions']} held-out questions never "
              "shown or trained on:",
              "", "| round | feedback questions (tuner's train/dev/held-out) | first-stage weight chosen on dev "
-             "| promoted? | held-out gold@1 first stage → promoted | held-out nDCG@10 first stage → promoted "
-             "| peak RSS GB |", "|---|---|---|---|---|---|---|"]
+             "| tuner's held-out nDCG@10 in service → candidate (p) | promoted? "
+             "| held-out gold@1 first stage → promoted | held-out nDCG@10 first stage → promoted "
+             "| peak RSS GB |", "|---|---|---|---|---|---|---|---|"]
     for row in result["rounds"]:
         f, p, d = row["first_stage"], row["promoted_pipeline"], row.get("data")
         split = f"{d['train_questions']}/{d['dev_questions']}/{d['held_out_questions']}" if d else "–"
         weight = row.get("first_stage_weight", "–")
-        lines.append(f"| {row['round']} | {split} | {weight} | {'yes' if row['promoted'] else 'no'} "
+        tuner = row.get("tuner_held_out")
+        decision = (f"{tuner['in_service']:.4f} → {tuner['candidate']:.4f} ({tuner['vs_in_service']['p_value']:.2g})"
+                    f"{'' if tuner.get('ranking') else ' full rankings'}" if tuner else "–")
+        lines.append(f"| {row['round']} | {split} | {weight} | {decision} | {'yes' if row['promoted'] else 'no'} "
                      f"| {f['gold@1']:.4f} → {p['gold@1']:.4f} | {f['ndcg@10']:.4f} → {p['ndcg@10']:.4f} "
                      f"| {row['peak_rss_gb']} |")
     lines += ["", f"Guard (promoted never worse than the first stage on held-out): "

@@ -204,8 +204,25 @@ def scifact_resample() -> str:
     return readme_section(_load("scifact_resample.json"))
 
 
-RENDERERS: dict[str, Callable[[], str]] = {"scifact-lol": scifact_lol, "scifact-resample": scifact_resample, "generator-reasoning": generator_reasoning, "generate": generate, "ragas-judge": ragas_judge,"scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest,
-                                           "cold-start": cold_start}
+def feedback_loop() -> str:
+    """Simulated users over rounds on the demo corpus (feedback_loop.json; the lines are the benchmark's own)."""
+    from benchmarks.feedback_loop import readme_lines
+
+    return readme_lines(_load("feedback_loop.json"))
+
+
+def feedback_loop_scifact() -> str:
+    """The same loop on SciFact (feedback_loop_scifact.json)."""
+    from benchmarks.feedback_loop import readme_lines
+
+    return readme_lines(_load("feedback_loop_scifact.json"))
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest, "cold-start": cold_start, "generate": generate,
+    "ragas-judge": ragas_judge, "scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning,
+    "scifact-resample": scifact_resample, "feedback-loop": feedback_loop, "feedback-loop-scifact": feedback_loop_scifact,
+}
 
 
 def render(text: str, renderers: dict[str, Callable[[], str]] = RENDERERS) -> tuple[str, list[str]]:

@@ -111,14 +111,49 @@ def tune_retriever_cmd(
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged before saving).")] = False,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it natively), fp32 or bf16.")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
+    held_out: Annotated[Optional[Path], typer.Option(
+        "--held-out", help="QA pairs never trained on: with --index, the tuned embedder replaces the index's "
+                           "only if it wins on them (paired test; the index is re-embedded).")] = None,
+    alpha: Annotated[float, typer.Option(help="--held-out: largest paired-test p-value that promotes.")] = 0.2,
+    dry_run: Annotated[bool, typer.Option(help="--held-out: decide and report, change nothing.")] = False,
 ) -> None:
-    """Fine-tune the dense retriever's embedder; use the result with `ragkit index --embedder OUT`."""
+    """Fine-tune the dense retriever's embedder; with --index and --held-out it goes into service only if it wins."""
     from ragkit.api import tune_retriever
 
+    if held_out is not None:
+        if index is None:
+            raise typer.BadParameter("--held-out needs --index (the index whose embedder is in service)")
+        from ragkit.tuning.inputs import chunk_store, qa_pairs
+        from ragkit.tuning.promote_retriever import check_disjoint
+
+        store = chunk_store(index)
+        held_pairs = qa_pairs(held_out, store)
+        check_disjoint(qa_pairs(train, store), held_pairs)  # before training: an honest split or nothing
     result = tune_retriever(train, out, index=index, dev=dev, base=base, epochs=epochs, batch_size=batch_size,
                             learning_rate=learning_rate, max_seq_length=max_seq_length, loss=loss,
                             hard_negatives=hard_negatives, lora=lora, seed=seed, precision=precision)
     _report(result, "retriever (dev)")
+    if held_out is not None:
+        _promote_retriever(index, out, held_pairs, alpha, dry_run)
+
+
+def _promote_retriever(index: Path, out: Path, held_pairs: list, alpha: float, dry_run: bool) -> None:
+    from ragkit.tuning.promote_retriever import promote_retriever
+
+    with console.status("judging the tuned embedder on the held-out questions") as status:
+        decision = promote_retriever(index, out, held_pairs, alpha=alpha, promote=not dry_run,
+                                     on_step=status.update)
+    held = decision.held_out
+    table = Table("embedder", f"held-out {held['metric']}", "p (paired randomization)",
+                  title=f"{held['n']} held-out questions, never trained on")
+    table.add_row(f"in service ({held['in_service_embedder']})", f"{held['in_service']:.4f}", "")
+    table.add_row("candidate", f"{held['candidate']:.4f}", f"{held['test']['p_value']:.3g}")
+    console.print(table)
+    verdict = "[green]promoted[/]" if decision.promoted else "[yellow]not promoted[/]"
+    console.print(f"{verdict}: {decision.reason}")
+    if decision.promoted:
+        console.print(f"{index} is re-embedded with it; search/ask/serve use it by default "
+                      f"(history: {index}/models/retriever-history.jsonl)")
 
 
 def tune_reranker_cmd(
