@@ -143,14 +143,7 @@ def _promote_retriever(index: Path, out: Path, held_pairs: list, alpha: float, d
     with console.status("judging the tuned embedder on the held-out questions") as status:
         decision = promote_retriever(index, out, held_pairs, alpha=alpha, promote=not dry_run,
                                      on_step=status.update)
-    held = decision.held_out
-    table = Table("embedder", f"held-out {held['metric']}", "p (paired randomization)",
-                  title=f"{held['n']} held-out questions, never trained on")
-    table.add_row(f"in service ({held['in_service_embedder']})", f"{held['in_service']:.4f}", "")
-    table.add_row("candidate", f"{held['candidate']:.4f}", f"{held['test']['p_value']:.3g}")
-    console.print(table)
-    verdict = "[green]promoted[/]" if decision.promoted else "[yellow]not promoted[/]"
-    console.print(f"{verdict}: {decision.reason}")
+    _print_decision(decision, "embedder")
     if decision.promoted:
         console.print(f"{index} is re-embedded with it; search/ask/serve use it by default "
                       f"(history: {index}/models/retriever-history.jsonl)")
@@ -264,14 +257,48 @@ def tune_generator_cmd(
     max_length: Annotated[int, typer.Option()] = 512,
     merge_to: Annotated[Optional[Path], typer.Option(help="Also write a merged (adapter-free) model here.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
+    held_out: Annotated[Optional[Path], typer.Option(
+        "--held-out", help="QA pairs never trained on: with --index, the adapter becomes the index's generator "
+                           "(ask/chat/serve) only if it wins on them (token F1, paired test).")] = None,
+    alpha: Annotated[float, typer.Option(help="--held-out: largest paired-test p-value that promotes.")] = 0.2,
+    dry_run: Annotated[bool, typer.Option(help="--held-out: decide and report, change nothing.")] = False,
 ) -> None:
-    """LoRA fine-tune the generator LLM on QA pairs (closed-book or RAG-style with distractors)."""
+    """LoRA fine-tune the generator LLM on QA pairs; with --index and --held-out it goes into service only if it wins."""
     from ragkit.api import tune_generator
     from ragkit.tuning.generator import merge_adapter
 
+    if held_out is not None:
+        if index is None:
+            raise typer.BadParameter("--held-out needs --index (the index whose generator is in service)")
+        from ragkit.tuning.inputs import chunk_store, qa_pairs
+        from ragkit.tuning.promote_retriever import check_disjoint
+
+        store = chunk_store(index)
+        held_pairs = qa_pairs(held_out, store)
+        check_disjoint(qa_pairs(train, store), held_pairs)  # before training: an honest split or nothing
     result = tune_generator(train, out, index=index, dev=dev, base=base, mode=mode, epochs=epochs,
                             batch_size=batch_size, learning_rate=learning_rate, lora_rank=lora_rank,
                             lora_alpha=2 * lora_rank, max_length=max_length, seed=seed)
     _report(result, f"generator {mode} (dev)")
     if merge_to is not None:
         console.print(f"[green]merged[/] into {merge_adapter(out, merge_to)}")
+    if held_out is not None:
+        from ragkit.tuning.promote_generator import promote_generator
+
+        with console.status("judging the tuned generator on the held-out questions") as status:
+            decision = promote_generator(index, out, held_pairs, base=base, mode=mode, alpha=alpha,
+                                         promote=not dry_run, on_step=status.update)
+        _print_decision(decision, "generator")
+
+
+def _print_decision(decision: Any, kind: str) -> None:
+    """The held-out table and verdict of a retriever / generator promotion decision."""
+    held = decision.held_out
+    table = Table(kind, f"held-out {held['metric']}", "p (paired randomization)",
+                  title=f"{held['n']} held-out questions, never trained on")
+    table.add_row(f"in service ({held.get('in_service_is') or held.get('in_service_embedder')})",
+                  f"{held['in_service']:.4f}", "")
+    table.add_row("candidate", f"{held['candidate']:.4f}", f"{held['test']['p_value']:.3g}")
+    console.print(table)
+    verdict = "[green]promoted[/]" if decision.promoted else "[yellow]not promoted[/]"
+    console.print(f"{verdict}: {decision.reason}")

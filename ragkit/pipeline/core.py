@@ -21,7 +21,7 @@ from typing import Any
 
 from ragkit.config import load_spec, validate_spec
 from ragkit.defaults import DEFAULT_K, RERANK_DEPTH_FACTOR
-from ragkit.indexes.promoted import pointer_path
+from ragkit.indexes.promoted import pointer_path, read_promoted
 from ragkit.registry import build, get
 from ragkit.types import Answer, Hit
 
@@ -116,8 +116,9 @@ class Pipeline:
             A ``Pipeline``; without a retriever in the spec (or with ``"auto"``) it is
             ``default_retriever(index)``, resolved now; without a reranker, the index's promoted
             reranker if it has one (``ragkit.rerankers.promoted``; a reranker that takes an
-            ``index``, like ``promoted``, gets this one when the spec omits it); its generator is the default
-            (SmolLM2-135M).
+            ``index``, like ``promoted``, gets this one when the spec omits it); without a generator,
+            the index's promoted generator if it has one (``ragkit.tuning.promote_generator``), else
+            the default (SmolLM2-135M).
 
         Raises:
             FileNotFoundError / ValueError: the index is missing or has no search index; the spec
@@ -131,6 +132,8 @@ class Pipeline:
             config["reranker"] = {"type": "promoted", "index": str(index)}  # `ragkit tune reranker` promoted one
         elif isinstance(config.get("reranker"), str) or "type" in (config.get("reranker") or {}):
             config["reranker"] = _with_index(config["reranker"], str(index), "reranker")  # `--rerank promoted`
+        if "generator" not in config and pointer_path(index, "generator").exists():  # `ragkit tune generator` promoted one
+            config["generator"] = {"type": "llm", "llm": read_promoted(index, "generator")["spec"]}
         if k is not None:
             config["k"] = k
         return cls.from_config(config)
