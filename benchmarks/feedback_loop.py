@@ -72,9 +72,14 @@ def load_demo_qa(path: Path) -> list[dict]:
     return [{"question": r["question"], "gold": {r["chunk_id"]}} for r in rows]
 
 
-def score(index: Path, held: list[dict], reranker: Any, depth: int, batch: int = 64) -> dict[str, float]:
-    """gold@1 and nDCG@10 on the held-out questions of BM25 (``reranker=None``) or BM25 + ``reranker``."""
-    spec = {"retriever": "bm25", "reranker": reranker, "rerank_k": depth, "k": 10}
+FIRST_STAGES = {"bm25": "bm25", "hybrid": {"type": "hybrid", "fusion": "weighted", "normalization": "minmax"}}
+"""``--first-stage`` choices: BM25, or hybrid weighted (BM25 + dense, min-max; beir_scifact.py's "hybrid-weighted")."""
+
+
+def score(index: Path, held: list[dict], reranker: Any, depth: int, batch: int = 64,
+          retriever: Any = "bm25") -> dict[str, float]:
+    """gold@1 and nDCG@10 on the held-out questions of the first stage (``reranker=None``) or it + ``reranker``."""
+    spec = {"retriever": retriever, "reranker": reranker, "rerank_k": depth, "k": 10}
     pipeline = Pipeline.for_index(index, {k: v for k, v in spec.items() if v is not None})
     questions = [q["question"] for q in held]
     hits = [hs for lo in range(0, len(questions), batch) for hs in pipeline.retrieve(questions[lo : lo + batch], 10)[0]]
@@ -119,10 +124,11 @@ def loop_rounds(index: Path, work: Path, train_side: list[dict], held: list[dict
     from ragkit.tuning.retriever import RetrieverTuner
 
     per_round = args.per_round or -(-len(train_side) // args.rounds)
-    bot = Pipeline.for_index(index, {"retriever": "bm25", "reranker": "promoted", "rerank_k": args.depth})
+    retriever = FIRST_STAGES[args.first_stage]
+    bot = Pipeline.for_index(index, {"retriever": retriever, "reranker": "promoted", "rerank_k": args.depth})
     log = FeedbackLog(work / "feedback.sqlite")
     rng = random.Random(args.seed)
-    first = score(index, held, None, args.depth)
+    first = score(index, held, None, args.depth, retriever=retriever)
     rows = [{"round": 0, "first_stage": first, "promoted_pipeline": first, "promoted": False,
              "reason": "no feedback yet", "peak_rss_gb": _peak_rss_gb()}]
     console.print(f"{len(train_side)} train-side questions ({per_round} per round), {len(held)} held out; "
@@ -137,7 +143,7 @@ def loop_rounds(index: Path, work: Path, train_side: list[dict], held: list[dict
                                max_seq_length=args.max_seq_length, progress=False)
         try:
             report = tune_reranker_from_feedback(index, work / "feedback.sqlite", tuner=tuner, depth=args.depth,
-                                                 alpha=args.alpha)
+                                                 alpha=args.alpha, retriever=retriever)
             decision = {"promoted": report.promoted, "reason": report.reason, "tuner_held_out": report.held_out,
                         "first_stage_weight": report.first_stage_weight, "dev": report.dev, "data": report.data}
         except ValueError as exc:  # too little feedback to split: nothing trained, nothing promoted
@@ -145,7 +151,8 @@ def loop_rounds(index: Path, work: Path, train_side: list[dict], held: list[dict
         tune_s = round(time.perf_counter() - t0, 1)
         row = {"round": r, "feedback": shown, "tune_s": tune_s, "peak_rss_gb_after_tuning": _peak_rss_gb(),
                **decision, "first_stage": first,
-               "promoted_pipeline": score(index, held, {"type": "promoted"}, args.depth), "peak_rss_gb": _peak_rss_gb()}
+               "promoted_pipeline": score(index, held, {"type": "promoted"}, args.depth, retriever=retriever),
+               "peak_rss_gb": _peak_rss_gb()}
         rows.append(row)
         if on_round is not None:
             on_round(rows)
@@ -173,10 +180,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="feedback-loop-"))
     index = work / "idx"
     ingest([DEMO_CORPUS], index)
-    Index.build(index, dense=False, show_progress=False)
+    Index.build(index, dense=args.first_stage != "bm25", show_progress=False)
     rows = loop_rounds(index, work, train_side, held, args)
     return {"benchmark": "feedback_loop", "corpus": "ragkit/demo_corpus", "qa": str(args.qa.relative_to(ROOT)),
-            "first_stage": "bm25", "reranker": "bi-encoder from MiniLM, tuned on all feedback so far",
+            "first_stage": args.first_stage, "reranker": "bi-encoder from MiniLM, tuned on all feedback so far",
             "settings": {k: v for k, v in vars(args).items() if k not in ("qa", "out", "chart", "readme")},
             "train_side_questions": len(train_side), "held_out_questions": len(held), "rounds": rows,
             **verdicts(rows), "command": "OMP_NUM_THREADS=1 nice -n 10 python benchmarks/feedback_loop.py"}
@@ -192,7 +199,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
     rounds = [row["round"] for row in result["rounds"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, metric in zip(axes, ("gold@1", "ndcg@10")):
-        ax.plot(rounds, [row["first_stage"][metric] for row in result["rounds"]], "o--", label="first stage (BM25)")
+        ax.plot(rounds, [row["first_stage"][metric] for row in result["rounds"]], "o--", label=f"first stage ({_stage_name(result)})")
         ax.plot(rounds, [row["promoted_pipeline"][metric] for row in result["rounds"]], "s-", label="promoted pipeline")
         for row in result["rounds"]:
             if row["promoted"]:
@@ -207,10 +214,15 @@ def chart(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _stage_name(result: dict[str, Any]) -> str:
+    return {"bm25": "BM25"}.get(result["first_stage"], result["first_stage"])
+
+
 def readme_lines(result: dict[str, Any]) -> str:
     """The README's lines for this benchmark, from its JSON."""
     s = result["settings"]
-    lines = [f"Feedback loop (`{result['command']}`; {result['corpus']}, BM25 top-{s['depth']} first stage, "
+    command = f"{result['command']} {result.get('command_args', '')}".strip()
+    lines = [f"Feedback loop (`{command}`; {result['corpus']}, {_stage_name(result)} top-{s['depth']} first stage, "
              f"{s['noise']:.0%} wrong marks, seed {s['seed']}): {result['train_side_questions']} questions shown to "
              f"simulated users over {s['rounds']} rounds, {result['held_out_questions']} held-out questions never "
              "shown or trained on:",
@@ -238,6 +250,8 @@ def readme_lines(result: dict[str, Any]) -> str:
 def add_loop_args(ap: argparse.ArgumentParser, rounds: int = 4, depth: int = 50) -> None:
     """The loop's options (shared with ``feedback_loop_scifact.py``)."""
     ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--first-stage", choices=sorted(FIRST_STAGES), default="bm25",
+                    help="the bot's first stage (hybrid needs a dense index)")
     ap.add_argument("--per-round", type=int, default=0, help="train-side questions per round (0: spread over rounds)")
     ap.add_argument("--noise", type=float, default=0.15, help="probability that a mark or thumb is wrong")
     ap.add_argument("--shown", type=int, default=5, help="sources the bot shows per answer")

@@ -211,17 +211,19 @@ def feedback_loop() -> str:
     return readme_lines(_load("feedback_loop.json"))
 
 
-def feedback_loop_scifact() -> str:
-    """The same loop on SciFact (feedback_loop_scifact.json)."""
+def feedback_loop_scifact(name: str = "feedback_loop_scifact.json") -> str:
+    """The same loop on SciFact (feedback_loop_scifact*.json: BM25, hybrid, tuned dense + BM25 first stages)."""
     from benchmarks.feedback_loop import readme_lines
 
-    return readme_lines(_load("feedback_loop_scifact.json"))
+    return readme_lines(_load(name))
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
     "scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest, "cold-start": cold_start, "generate": generate,
     "ragas-judge": ragas_judge, "scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning,
     "scifact-resample": scifact_resample, "feedback-loop": feedback_loop, "feedback-loop-scifact": feedback_loop_scifact,
+    "feedback-loop-scifact-hybrid": lambda: feedback_loop_scifact("feedback_loop_scifact_hybrid.json"),
+    "feedback-loop-scifact-best": lambda: feedback_loop_scifact("feedback_loop_scifact_best.json"),
 }
 
 

@@ -69,14 +69,16 @@ class PromotionReport:
 
 
 def score_pipelines(index: Path, qrels: dict[str, dict[str, int]], rerankers: dict[str, Any],
-                    depth: int = 50, condensed: bool = False) -> dict[str, dict[str, float]]:
+                    depth: int = 50, condensed: bool = False, retriever: str | dict[str, Any] | None = None
+                    ) -> dict[str, dict[str, float]]:
     """Per-question nDCG@10 of the first stage reranked by each of ``rerankers`` (``None``: as retrieved).
 
     The first stage runs once; every reranker sees the same candidates. Question texts are
     their own ids. ``condensed``: drop the chunks ``qrels`` does not judge (no key for the
-    question) from each ranking before the cut at 10 (see the module docstring).
+    question) from each ranking before the cut at 10 (see the module docstring). ``retriever``:
+    the first stage (default: the index's, ``default_retriever``).
     """
-    pipeline = Pipeline.for_index(index, {"retriever": default_retriever(index), "reranker": None})
+    pipeline = Pipeline.for_index(index, {"retriever": retriever or default_retriever(index), "reranker": None})
     questions = sorted(qrels)
     hits, _ = pipeline.retrieve(questions, depth)
     out = {}
@@ -100,6 +102,7 @@ def tune_reranker_from_feedback(
     tuner: Any | None = None,
     promote: bool = True,
     on_step: Callable[[str], None] | None = None,
+    retriever: str | dict[str, Any] | None = None,
 ) -> PromotionReport:
     """Run the whole loop (see the module docstring) and return its report.
 
@@ -113,6 +116,7 @@ def tune_reranker_from_feedback(
             bi-encoder if there is one, else MiniLM).
         promote: False: decide and report, but move nothing.
         on_step: called with a short description as each step starts (progress).
+        retriever: the first stage the bot serves with (default: the index's ``default_retriever``).
 
     Raises:
         ValueError: too little feedback to split (see ``split_feedback``).
@@ -139,13 +143,13 @@ def tune_reranker_from_feedback(
         dev_means = {}
         for w in WEIGHTS:  # one model, its passage vectors cached: only the blend changes
             candidate.first_stage_weight = w
-            scores = score_pipelines(index, split.dev, {"candidate": candidate}, depth, condensed=True)["candidate"]
+            scores = score_pipelines(index, split.dev, {"candidate": candidate}, depth, True, retriever)["candidate"]
             dev_means[str(w)] = sum(scores.values()) / max(len(scores), 1)
         weight = float(max(dev_means, key=lambda w: (dev_means[w], float(w))))
         candidate.first_stage_weight = weight
         step(f"judging on {len(split.held_out)} held-out questions")
         scores = score_pipelines(index, split.held_out, {"first_stage": None, "in_service": incumbent,
-                                                         "candidate": candidate}, depth, condensed=True)
+                                                         "candidate": candidate}, depth, True, retriever)
         test = randomization_test(scores["candidate"], scores["in_service"])
         vs_first = randomization_test(scores["candidate"], scores["first_stage"])
         held = {"metric": METRIC, "ranking": "condensed to judged chunks", "n": test.n,
