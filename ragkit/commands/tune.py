@@ -162,7 +162,8 @@ def tune_reranker_cmd(
     index: Annotated[Optional[Path], typer.Option(help="Index the pairs come from (passages, negatives, dev eval).")] = None,
     dev: Annotated[Optional[Path], typer.Option(help="Dev QA pairs: BM25 top-k reranked before/after (needs --index).")] = None,
     base: Annotated[Optional[str], typer.Option(
-        help="cross-encoder: base encoder (a fresh scoring head is added) or a reranker dir (default minilm); "
+        help="cross-encoder: base encoder (a fresh scoring head is added), a reranker dir, or 'promoted' (the "
+             "index's promoted bi-encoder: a warm start; default minilm); "
              "bi-encoder: embedder to start from (default: the promoted one, else minilm).")] = None,
     epochs: Annotated[float, typer.Option()] = 1.0,
     batch_size: Annotated[int, typer.Option()] = 32,
@@ -189,6 +190,8 @@ def tune_reranker_cmd(
 
     if train is None and feedback is None:
         raise typer.BadParameter("give --train QA pairs and/or --feedback LOG")
+    if base == "promoted":
+        base = _promoted_bi_encoder(index)
     result = tune_reranker(out, train, feedback=feedback, index=index, dev=dev, base=base or "minilm", epochs=epochs,
                            batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
                            negatives=negatives, loss=loss, query_rewrite=query_rewrite, llm=_llm_config(llm),
@@ -202,6 +205,20 @@ def tune_reranker_cmd(
         console.print(f"dev nDCG@10 by first-stage weight: {curve}\n"
                       f"best on dev: first_stage_weight={best} (nDCG@10 {curve[best]:.4f}); use it as "
                       f"--rerank cross-encoder:model={out},first_stage_weight={best}")
+
+
+def _promoted_bi_encoder(index: Optional[Path]) -> str:
+    """``--base promoted``: warm-start the cross-encoder from the index's promoted bi-encoder (a model that already ranks)."""
+    from ragkit.indexes.promoted import read_promoted
+
+    if index is None:
+        raise typer.BadParameter("--base promoted needs --index (the index whose promoted bi-encoder to start from)")
+    current = read_promoted(index, "reranker")
+    if not current or current["spec"].get("type") != "bi-encoder":
+        raise ValueError(f"{index} has no promoted bi-encoder reranker; run `ragkit tune reranker --kind bi-encoder "
+                         "--feedback LOG --index DIR` first, or pass --base minilm")
+    console.print(f"warm start: the encoder of the promoted bi-encoder {current['generation']} (a fresh scoring head)")
+    return current["spec"]["model"]
 
 
 def _tune_from_feedback(feedback: Optional[Path], index: Optional[Path], held_out: float, alpha: float, depth: int,

@@ -135,3 +135,28 @@ def test_condensed_rankings_do_not_punish_a_reranker_for_lifting_unjudged_chunks
     mean = lambda scores: sum(scores.values()) / len(scores)  # noqa: E731
     assert mean(full["lift"]) < mean(full["first"]), "on full rankings the unjudged chunk costs nDCG"
     assert condensed["lift"] == condensed["first"], "condensed: only the order of judged chunks counts"
+
+
+def test_cross_encoder_warm_starts_from_the_promoted_bi_encoder(tmp_path, tiny_st_dir):
+    from typer.testing import CliRunner
+
+    from ragkit.cli import app
+    from ragkit.indexes.index import Index
+    from ragkit.ingest import ingest
+
+    index = tmp_path / "idx"
+    ingest([DEMO_CORPUS], index)
+    Index.build(index, dense=False, show_progress=False)
+    args = ["tune", "reranker", "--kind", "cross-encoder", "--base", "promoted", "--train", str(QA), "--index",
+            str(index), "--out", str(tmp_path / "ce"), "--epochs", "1", "--batch-size", "8", "--max-length", "32",
+            "--negatives", "1", "--loss", "bce", "--precision", "fp32"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "error: " in refused.output and "has no promoted bi-encoder reranker" in refused.output
+    assert not (tmp_path / "ce").exists()
+
+    bi = install_model(index, "reranker", _copy(tiny_st_dir, tmp_path / "bi"))
+    write_promoted(index, "reranker", bi, {"type": "bi-encoder", "model": str(bi), "first_stage_weight": 0.5}, {})
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "ce" / "ragkit-tuning.json").read_text())
+    assert record["base_model_ref"] == str(index / "models" / "reranker" / bi.name) and "warm start" in result.output
