@@ -213,7 +213,7 @@ def feedback_loop() -> str:
 
 def feedback_loop_scifact(name: str = "feedback_loop_scifact.json") -> str:
     """The same loop on SciFact (feedback_loop_scifact*.json: BM25, hybrid, tuned dense + BM25 first stages)."""
-    from benchmarks.feedback_loop import readme_lines
+    from benchmarks.feedback_loop_scifact import readme_lines
 
     return readme_lines(_load(name))
 
