@@ -20,30 +20,18 @@ person can check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ragkit.eval.significance import randomization_test
 from ragkit.indexes.promoted import install_model, log_decision, read_promoted, write_promoted
 from ragkit.tuning.data import QAPair
+from ragkit.tuning.promote_retriever import Decision
+from ragkit.tuning.promotion import verdict
 
-__all__ = ["GeneratorDecision", "score_generators", "promote_generator"]
+__all__ = ["score_generators", "promote_generator"]
 
 METRIC = "token_f1"
-
-
-@dataclass
-class GeneratorDecision:
-    """What the rule decided, why, and the held-out figures behind it."""
-
-    promoted: bool
-    reason: str
-    held_out: dict[str, Any]
-    pointer: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"promoted": self.promoted, "reason": self.reason, "held_out": self.held_out, "pointer": self.pointer}
 
 
 def score_generators(pairs: list[QAPair], models: dict[str, str], mode: str = "closed-book",
@@ -71,7 +59,7 @@ def score_generators(pairs: list[QAPair], models: dict[str, str], mode: str = "c
 def promote_generator(index: str | Path, candidate: str | Path, held_out: list[QAPair], base: str,
                       mode: str = "closed-book", alpha: float = 0.2, promote: bool = True,
                       pool: list[str] | None = None, on_step: Callable[[str], None] | None = None
-                      ) -> GeneratorDecision:
+                      ) -> Decision:
     """Judge the adapter ``candidate`` against the index's generator in service; promote it if it wins.
 
     Args:
@@ -101,15 +89,8 @@ def promote_generator(index: str | Path, candidate: str | Path, held_out: list[Q
     held = {"metric": METRIC, "mode": mode, "n": test.n, "in_service": test.mean_b, "candidate": test.mean_a,
             "in_service_is": "promoted generator" if current else f"base {base}", "test": test.to_dict(),
             "samples": samples}
-    better = test.delta > 0 and test.p_value <= alpha
-    if better:
-        reason = f"candidate {test.mean_a:.4f} > in service {test.mean_b:.4f} {METRIC} (p={test.p_value:.3g} <= {alpha})"
-    elif test.delta <= 0:
-        reason = f"candidate {test.mean_a:.4f} is not above in service {test.mean_b:.4f} {METRIC}: kept the old one"
-    else:
-        reason = (f"candidate {test.mean_a:.4f} > in service {test.mean_b:.4f} {METRIC} but p={test.p_value:.3g} "
-                  f"> {alpha}: not enough evidence, kept the old one")
-    decision = GeneratorDecision(promoted=False, reason=reason, held_out=held)
+    better, reason = verdict(test, alpha, METRIC)
+    decision = Decision(promoted=False, reason=reason, held_out=held)
     if better and promote:
         generation = install_model(index, "generator", candidate)
         spec = {"type": "transformers", "model": str(generation)}  # an LLM config (the generator's ``llm``)

@@ -30,15 +30,16 @@ from ragkit.eval.retrieval import evaluate
 from ragkit.eval.significance import randomization_test
 from ragkit.indexes.promoted import install_model, log_decision, write_promoted
 from ragkit.tuning.data import QAPair
+from ragkit.tuning.promotion import verdict
 
-__all__ = ["RetrieverDecision", "check_disjoint", "score_embedders", "promote_retriever"]
+__all__ = ["Decision", "check_disjoint", "score_embedders", "promote_retriever"]
 
 METRIC = "ndcg@10"
 
 
 @dataclass
-class RetrieverDecision:
-    """What the rule decided, why, and the held-out figures behind it."""
+class Decision:
+    """What a promotion rule decided (retriever, generator), why, and the held-out figures behind it."""
 
     promoted: bool
     reason: str
@@ -82,7 +83,7 @@ def score_embedders(store: Any, pairs: list[QAPair], embedders: dict[str, str], 
 
 
 def promote_retriever(index: str | Path, candidate: str | Path, held_out: list[QAPair], alpha: float = 0.2,
-                      promote: bool = True, on_step: Callable[[str], None] | None = None) -> RetrieverDecision:
+                      promote: bool = True, on_step: Callable[[str], None] | None = None) -> Decision:
     """Judge ``candidate`` (a SentenceTransformer dir) against the index's embedder; promote it if it wins.
 
     Args:
@@ -104,15 +105,8 @@ def promote_retriever(index: str | Path, candidate: str | Path, held_out: list[Q
     test = randomization_test(scores["candidate"], scores["in_service"])
     held = {"metric": METRIC, "n": test.n, "in_service": test.mean_b, "candidate": test.mean_a,
             "in_service_embedder": str(in_service), "dense_index": current.has("dense"), "test": test.to_dict()}
-    better = test.delta > 0 and test.p_value <= alpha
-    if better:
-        reason = f"candidate {test.mean_a:.4f} > in service {test.mean_b:.4f} {METRIC} (p={test.p_value:.3g} <= {alpha})"
-    elif test.delta <= 0:
-        reason = f"candidate {test.mean_a:.4f} is not above in service {test.mean_b:.4f} {METRIC}: kept the old one"
-    else:
-        reason = (f"candidate {test.mean_a:.4f} > in service {test.mean_b:.4f} {METRIC} but p={test.p_value:.3g} "
-                  f"> {alpha}: not enough evidence, kept the old one")
-    decision = RetrieverDecision(promoted=False, reason=reason, held_out=held)
+    better, reason = verdict(test, alpha, METRIC)
+    decision = Decision(promoted=False, reason=reason, held_out=held)
     if better and promote:
         generation = install_model(index, "retriever", candidate)
         step("re-embedding the index with the promoted embedder")

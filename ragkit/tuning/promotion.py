@@ -44,7 +44,7 @@ from ragkit.pipeline import Pipeline, default_retriever
 from ragkit.registry import build
 from ragkit.tuning.feedback_split import judgements, split_feedback
 
-__all__ = ["PromotionReport", "tune_reranker_from_feedback", "score_pipelines", "WEIGHTS"]
+__all__ = ["PromotionReport", "tune_reranker_from_feedback", "score_pipelines", "verdict", "WEIGHTS"]
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 METRIC = "ndcg@10"
@@ -66,6 +66,19 @@ class PromotionReport:
         return {"promoted": self.promoted, "reason": self.reason, "data": self.data,
                 "first_stage_weight": self.first_stage_weight, "dev": self.dev, "held_out": self.held_out,
                 "pointer": self.pointer}
+
+
+def verdict(test: Any, alpha: float, metric: str) -> tuple[bool, str]:
+    """The promotion rule shared by every tuner: ``(promote?, why)`` from a paired test of candidate vs in service.
+
+    Promote iff the candidate's mean is higher and ``p <= alpha``.
+    """
+    a, b, p = test.mean_a, test.mean_b, test.p_value
+    if test.delta > 0 and p <= alpha:
+        return True, f"candidate {a:.4f} > in service {b:.4f} {metric} (p={p:.3g} <= {alpha})"
+    if test.delta <= 0:
+        return False, f"candidate {a:.4f} is not above in service {b:.4f} {metric}: kept the old one"
+    return False, f"candidate {a:.4f} > in service {b:.4f} {metric} but p={p:.3g} > {alpha}: not enough evidence, kept the old one"
 
 
 def score_pipelines(index: Path, qrels: dict[str, dict[str, int]], rerankers: dict[str, Any],
@@ -156,14 +169,7 @@ def tune_reranker_from_feedback(
                 "first_stage": vs_first.mean_b, "in_service": test.mean_b,
                 "candidate": test.mean_a, "vs_in_service": test.to_dict(), "vs_first_stage": vs_first.to_dict(),
                 "in_service_is": "promoted reranker" if current else "first stage"}
-        better = test.delta > 0 and test.p_value <= alpha
-        if better:
-            reason = f"candidate {test.mean_a:.4f} > in service {test.mean_b:.4f} {METRIC} (p={test.p_value:.3g} <= {alpha})"
-        elif test.delta <= 0:
-            reason = f"candidate {test.mean_a:.4f} is not above in service {test.mean_b:.4f} {METRIC}: kept the old one"
-        else:
-            reason = (f"candidate {test.mean_a:.4f} > in service {test.mean_b:.4f} {METRIC} but p={test.p_value:.3g} "
-                      f"> {alpha}: not enough evidence, kept the old one")
+        better, reason = verdict(test, alpha, METRIC)
         report = PromotionReport(promoted=False, reason=reason, data=data, first_stage_weight=weight,
                                  held_out=held, dev=dev_means)
         if better and promote:
