@@ -120,21 +120,28 @@ def tune_retriever_cmd(
     """Fine-tune the dense retriever's embedder; with --index and --held-out it goes into service only if it wins."""
     from ragkit.api import tune_retriever
 
-    if held_out is not None:
-        if index is None:
-            raise typer.BadParameter("--held-out needs --index (the index whose embedder is in service)")
-        from ragkit.tuning.inputs import chunk_store, qa_pairs
-        from ragkit.tuning.promote_retriever import check_disjoint
-
-        store = chunk_store(index)
-        held_pairs = qa_pairs(held_out, store)
-        check_disjoint(qa_pairs(train, store), held_pairs)  # before training: an honest split or nothing
+    held_pairs = _held_out_pairs(train, held_out, index, "embedder")
     result = tune_retriever(train, out, index=index, dev=dev, base=base, epochs=epochs, batch_size=batch_size,
                             learning_rate=learning_rate, max_seq_length=max_seq_length, loss=loss,
                             hard_negatives=hard_negatives, lora=lora, seed=seed, precision=precision)
     _report(result, "retriever (dev)")
     if held_out is not None:
         _promote_retriever(index, out, held_pairs, alpha, dry_run)
+
+
+def _held_out_pairs(train: Path, held_out: Optional[Path], index: Optional[Path], kind: str) -> list:
+    """``--held-out`` pairs, checked before training: they need ``--index`` and no training question among them."""
+    if held_out is None:
+        return []
+    if index is None:
+        raise typer.BadParameter(f"--held-out needs --index (the index whose {kind} is in service)")
+    from ragkit.tuning.inputs import chunk_store, qa_pairs
+    from ragkit.tuning.promote_retriever import check_disjoint
+
+    store = chunk_store(index)
+    held_pairs = qa_pairs(held_out, store)
+    check_disjoint(qa_pairs(train, store), held_pairs)  # an honest split or nothing
+    return held_pairs
 
 
 def _promote_retriever(index: Path, out: Path, held_pairs: list, alpha: float, dry_run: bool) -> None:
@@ -284,15 +291,7 @@ def tune_generator_cmd(
     from ragkit.api import tune_generator
     from ragkit.tuning.generator import merge_adapter
 
-    if held_out is not None:
-        if index is None:
-            raise typer.BadParameter("--held-out needs --index (the index whose generator is in service)")
-        from ragkit.tuning.inputs import chunk_store, qa_pairs
-        from ragkit.tuning.promote_retriever import check_disjoint
-
-        store = chunk_store(index)
-        held_pairs = qa_pairs(held_out, store)
-        check_disjoint(qa_pairs(train, store), held_pairs)  # before training: an honest split or nothing
+    held_pairs = _held_out_pairs(train, held_out, index, "generator")
     result = tune_generator(train, out, index=index, dev=dev, base=base, mode=mode, epochs=epochs,
                             batch_size=batch_size, learning_rate=learning_rate, lora_rank=lora_rank,
                             lora_alpha=2 * lora_rank, max_length=max_length, seed=seed)
