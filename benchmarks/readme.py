@@ -218,8 +218,30 @@ def feedback_loop_scifact(name: str = "feedback_loop_scifact.json") -> str:
     return readme_lines(_load(name))
 
 
+def serve_feedback() -> str:
+    """1,000 concurrent /feedback posts, group-commit writer vs the per-request baseline, and a SIGKILL (serve_feedback.json)."""
+    data = _load("serve_feedback.json")
+    meta, kill = data["meta"], data["sigkill"]
+    lines = [f"Feedback writes under a burst (`{meta['command']}`; loopback, {meta['posts']:,} concurrent clients, one "
+             f"connection each, fake LLM, {meta['rounds']} alternated rounds on fresh logs, medians [min–max], "
+             f"{meta['cpus']} cores{_load_note(meta)}):", "",
+             "| server | posts/s | p50 ms | p95 ms | first ack s | acknowledged in the first 6 s | lost |", "|---|---|---|---|---|---|---|"]
+    for name, v in data["systems"].items():
+        lines.append(f"| {name} | {v['throughput_rps_median']:,.0f} [{v['throughput_rps_min']:,.0f}–{v['throughput_rps_max']:,.0f}] | "
+                     f"{v['p50_ms_median']:.0f} | {v['p95_ms_median']:.0f} [{v['p95_ms_min']:.0f}–{v['p95_ms_max']:.0f}] | "
+                     f"{v['first_ack_s_median']:.2f} | {v['acked_in_first_6s_median']:,.0f} | {v['lost']} |")
+    if data.get("speedup_median_throughput"):
+        lines += ["", f"Throughput, group commit over one transaction per request (medians): "
+                      f"{data['speedup_median_throughput']:.1f}×."]
+    lines += ["", f"SIGKILL after {kill['killed_after_acks']:,} acknowledgements: {kill['acknowledged_posts']:,} posts "
+                  f"acknowledged before the kill landed, {kill['rows_after_restart']:,} rows after the restart, "
+                  f"**{kill['missing_acknowledged']} acknowledged rows missing**, `PRAGMA integrity_check`: "
+                  f"{kill['integrity_check']}."]
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
-    "scifact": scifact, "bm25-speed": bm25_speed, "ingest": ingest, "cold-start": cold_start, "generate": generate,
+    "scifact": scifact, "bm25-speed": bm25_speed, "serve-feedback": serve_feedback, "ingest": ingest, "cold-start": cold_start, "generate": generate,
     "ragas-judge": ragas_judge, "scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning,
     "scifact-resample": scifact_resample, "feedback-loop": feedback_loop, "feedback-loop-scifact": feedback_loop_scifact,
     "feedback-loop-scifact-hybrid": lambda: feedback_loop_scifact("feedback_loop_scifact_hybrid.json"),

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -154,15 +155,31 @@ def sigkill_check(serve_process, index: Path, spec: Path, tmp: Path, n: int, kil
     }
 
 
+def index_with(code_root: Path, out: Path) -> Path:
+    """Ingest the demo corpus and build its BM25 index with the ragkit of ``code_root`` (another commit's tree).
+
+    The index format changes between commits (chunk fields, generations), so each server gets an
+    index written by its own code; the corpus and the BM25-only build are the same for both.
+    """
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    cli = [sys.executable, "-c", "from ragkit.cli import main; main()"]
+    demo = code_root / "ragkit" / "demo_corpus"
+    for argv in (["ingest", str(demo), "--out", str(out)], ["index", str(out), "--no-dense"]):
+        subprocess.run(cli + argv, env=env, cwd=code_root, check=True, capture_output=True)
+    return out
+
+
 def run_burst(args, build_demo_index, write_spec, serve_process, console) -> int:
     """The ``--burst`` scenario of benchmarks/serve.py; returns the exit status."""
     n, rounds = args.burst, args.rounds
     failed: list[str] = []
+    load_start = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="ragkit-serve-burst-") as tmpdir:
         tmp = Path(tmpdir)
         index = args.index or build_demo_index(tmp / "demo-index", "bm25")
         spec = write_spec(tmp / "spec.json", "bm25", "fake")
         systems: dict[str, Path | None] = {"batched (this tree)": None}
+        indexes: dict[str, Path] = {"batched (this tree)": index}
         if args.baseline != "none":
             old = tmp / "baseline"
             old.mkdir()
@@ -170,13 +187,14 @@ def run_burst(args, build_demo_index, write_spec, serve_process, console) -> int
             archive = subprocess.run(["git", "-C", str(repo), "archive", args.baseline, "ragkit"], capture_output=True, check=True)
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
             systems = {f"per-request txn ({args.baseline})": old, **systems}
+            indexes[f"per-request txn ({args.baseline})"] = index_with(old, tmp / "baseline-index")
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
         names = list(systems)
         for r in range(rounds):
             order = names if r % 2 == 0 else names[::-1]  # alternate who goes first
             for name in order:
                 db = tmp / f"round{r}-{len(runs[name])}-{names.index(name)}.sqlite"
-                with serve_process(index, spec, db, tmp / "server.log", code_root=systems[name]) as url:
+                with serve_process(indexes[name], spec, db, tmp / "server.log", code_root=systems[name]) as url:
                     figures = measure(url, db, n)
                 figures["rows_after"] = _rows(db)
                 figures.pop("db")
@@ -219,6 +237,7 @@ def run_burst(args, build_demo_index, write_spec, serve_process, console) -> int
         failed.append(f"SIGKILL: {kill['missing_acknowledged']} acknowledged rows missing, "
                       f"integrity {kill['integrity_check']}, restart healthy {kill['restart_healthy']}")
     result = {"meta": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                       "load_avg_start": load_start, "load_avg_end": list(os.getloadavg()),
                        "posts": n, "rounds": rounds, "baseline": args.baseline, "client": "asyncio streams, one connection per post",
                        "command": f"python benchmarks/serve.py --burst {n} --rounds {rounds}"},
               "systems": summary, "speedup_median_throughput": speedup, "sigkill": kill, "failed": failed}
