@@ -106,38 +106,44 @@ def dedup(pairs: list[QAPair], threshold: float = 0.8) -> tuple[list[QAPair], in
     return kept, dropped
 
 
+def _kmeans_pp(x: Any, k: int, seed: int) -> Any:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007), numpy-seeded: ``k`` rows of ``x`` as initial centroids."""
+    import numpy as np
+
+    x64 = x.astype(np.float64)
+    sq = (x64 * x64).sum(1)
+    rng = np.random.default_rng(seed)
+    n = len(x64)
+    chosen = [int(rng.integers(n))]
+    nearest = np.maximum(sq - 2 * x64 @ x64[chosen[0]] + sq[chosen[0]], 0.0)
+    for _ in range(1, k):
+        probs = nearest / nearest.sum() if nearest.sum() > 0 else np.full(n, 1.0 / n)
+        chosen.append(int(rng.choice(n, p=probs)))
+        nearest = np.minimum(nearest, np.maximum(sq - 2 * x64 @ x64[chosen[-1]] + sq[chosen[-1]], 0.0))
+    return np.ascontiguousarray(x[chosen], dtype=np.float32)
+
+
 def kmeans(vectors: Any, k: int, seed: int = 0, iterations: int = 25) -> tuple[Any, Any]:
-    """Lloyd's k-means with k-means++ initialisation: ``(centroids (k, d), assignment (n,))``.
+    """k-means: ``(centroids (k, d), assignment (n,))``, Lloyd iterations by ``faiss.Kmeans``.
+
+    Seeded with k-means++ (``faiss`` itself seeds with a random sample, which splits small,
+    uneven clusters worse); every vector is used (no subsampling per centroid).
 
     Args:
         vectors: an (n, d) array-like of embeddings (L2-normalised for cosine clustering), n >= k.
         k: number of clusters.
         seed: random seed for the k-means++ initialisation.
-        iterations: Lloyd iterations at most.
+        iterations: Lloyd iterations.
     """
+    import faiss
     import numpy as np
 
-    x = np.asarray(vectors, dtype=np.float64)
-    n = len(x)
-    sq = (x * x).sum(1)
-
-    def dist2(c: Any) -> Any:  # (n, k) squared distances, without an (n, k, d) intermediate
-        return np.maximum(sq[:, None] - 2 * x @ c.T + (c * c).sum(1)[None], 0.0)
-
-    rng = np.random.default_rng(seed)
-    c = x[[int(rng.integers(n))]]
-    nearest = dist2(c)[:, 0]
-    for _ in range(1, k):
-        probs = nearest / nearest.sum() if nearest.sum() > 0 else np.full(n, 1.0 / n)
-        c = np.vstack([c, x[int(rng.choice(n, p=probs))]])
-        nearest = np.minimum(nearest, dist2(c[-1:])[:, 0])
-    for _ in range(iterations):
-        assign = dist2(c).argmin(1)
-        new = np.array([x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)])
-        if np.allclose(new, c):
-            break
-        c = new
-    return c, dist2(c).argmin(1)
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    km = faiss.Kmeans(x.shape[1], k, niter=iterations, seed=seed, max_points_per_centroid=max(len(x), 1),
+                      min_points_per_centroid=1, verbose=False)
+    km.train(x, init_centroids=_kmeans_pp(x, k, seed))
+    _, assign = km.index.search(x, 1)
+    return km.centroids.astype(np.float64), assign[:, 0].astype(np.int64)
 
 
 def kmeans_select(vectors: Any, k: int, seed: int = 0, iterations: int = 25) -> list[int]:

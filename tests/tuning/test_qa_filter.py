@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ragkit.tuning.data import QAPair
 from ragkit.tuning.qa_filter import dedup, filter_qa, kmeans_select, looks_like_question, support_score
@@ -66,6 +67,28 @@ def test_kmeans_select_picks_one_per_cluster():
     chosen = kmeans_select(x, 3, seed=1)
     assert len(chosen) == 3 and sorted(i // 20 for i in chosen) == [0, 1, 2]
     assert kmeans_select(x[:2], 5) == [0, 1]
+
+
+def _lloyd(x, c, iterations=25):
+    """Plain numpy Lloyd iterations from centroids ``c`` (the hand-written k-means ragkit used before faiss.Kmeans)."""
+    for _ in range(iterations):
+        assign = ((x[:, None] - c[None]) ** 2).sum(-1).argmin(1)
+        c = np.array([x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(len(c))])
+    return ((x[:, None] - c[None]) ** 2).sum(-1).argmin(1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kmeans_by_faiss_matches_numpy_lloyd_from_the_same_seeding(seed):
+    from ragkit.tuning.qa_filter import _kmeans_pp, kmeans
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(300, 16))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # normalised embeddings, overlapping clusters: a hard case
+    centroids, assign = kmeans(x, 7, seed=seed)
+    assert centroids.shape == (7, 16) and assign.shape == (300,)
+    reference = _lloyd(x, _kmeans_pp(x.astype(np.float32), 7, seed).astype(np.float64))
+    assert (assign == reference).mean() >= 0.99
+    assert len(set(assign.tolist())) == 7
 
 
 def test_diversity_step_uses_the_embedder():
