@@ -19,6 +19,7 @@ from ragkit.commands.ingest import ingest_cmd, inspect_cmd
 from ragkit.commands.serve import ask_cmd, chat_cmd, serve_cmd
 from ragkit.commands.tune import make_qa_cmd, tune_generator_cmd, tune_reranker_cmd, tune_retriever_cmd
 from ragkit.commands.tune_prf import tune_prf_cmd
+from ragkit.extras import missing_extra_message
 from ragkit.indexes.lock import IndexLockedError
 
 app = typer.Typer(
@@ -51,7 +52,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def friendly(command: Callable) -> Callable:
-    """Wrap a command so user errors print ``error: <message>`` and exit with status 2."""
+    """Wrap a command so user errors print ``error: <message>`` and exit with status 2.
+
+    A library that only an extra installs (``ragkit[eval]`` …) and that is missing is a user
+    error too: the line names the extra. Any other missing module is a broken install and raises.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -59,6 +64,12 @@ def friendly(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except USER_ERRORS as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            typer.secho(f"error: {message}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        except ModuleNotFoundError as exc:
+            message = missing_extra_message(exc)
+            if message is None:
+                raise
             typer.secho(f"error: {message}", fg="red", err=True)
             raise typer.Exit(2) from None
 

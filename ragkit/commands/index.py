@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ragkit.commands.options import RerankOpt
 from ragkit.defaults import DEFAULT_EMBEDDER
+from ragkit.extras import require
 
 console = Console()
 
@@ -183,6 +184,7 @@ def eval_retrieval_cmd(
     Each --mode and each --spec is one system; --rewrite / --rerank / --rerank-depth apply to all.
     With --resample, only that resampled test set is scored (ragkit.experiments.resample).
     """
+    require("eval")
     from ragkit.commands.options import pipeline_spec
 
     systems: dict[str, dict[str, Any]] = {}

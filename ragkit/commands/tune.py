@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ragkit.extras import require
+
 console = Console()
 
 _LLM_HELP = "LLM: a model for the local transformers backend (smollm2-135m, a dir), BACKEND:MODEL, or a JSON config like '{\"type\": \"openai\", ...}'."
@@ -118,6 +120,7 @@ def tune_retriever_cmd(
     dry_run: Annotated[bool, typer.Option(help="--held-out: decide and report, change nothing.")] = False,
 ) -> None:
     """Fine-tune the dense retriever's embedder; with --index and --held-out it goes into service only if it wins."""
+    require("tune")
     from ragkit.api import tune_retriever
 
     held_pairs = _held_out_pairs(train, held_out, index, "embedder")
@@ -186,6 +189,7 @@ def tune_reranker_cmd(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Train a reranker from feedback (bi-encoder, promoted only when better) or QA pairs (cross-encoder, CAR)."""
+    require("tune")
     if kind == "bi-encoder":
         return _tune_from_feedback(feedback, index, held_out, alpha, depth, dry_run, epochs, batch_size, seed, base,
                                    max_length)
@@ -288,6 +292,7 @@ def tune_generator_cmd(
     dry_run: Annotated[bool, typer.Option(help="--held-out: decide and report, change nothing.")] = False,
 ) -> None:
     """LoRA fine-tune the generator LLM on QA pairs; with --index and --held-out it goes into service only if it wins."""
+    require("tune")
     from ragkit.api import tune_generator
     from ragkit.tuning.generator import merge_adapter
 

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ragkit.extras import require
+
 console = Console()
 
 
@@ -45,6 +47,7 @@ def tune_prf_cmd(
     device: Annotated[Optional[str], typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
 ) -> None:
     """Train a PRF query encoder (query + top-k feedback passages -> one vector) against a frozen index."""
+    require("tune")
     from ragkit.api import tune_prf
 
     if data is None and train is None:
