@@ -32,6 +32,7 @@ __all__ = ["EXTRA_OF", "NEEDS", "missing_extra_message", "require"]
 # top-level import name -> the extra that installs it (read-only: behaviour never depends on edits at run time)
 EXTRA_OF: Mapping[str, str] = MappingProxyType({
     "datasets": "tune",
+    "trl": "tune",
     "pytrec_eval": "eval",
     "ragas": "eval",
     "instructor": "eval",
@@ -51,9 +52,9 @@ EXTRA_OF: Mapping[str, str] = MappingProxyType({
 # extra -> the modules its commands import (an extra that includes others lists theirs too)
 _EVAL = ("pytrec_eval", "ragas", "instructor", "langchain_community")
 NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "tune": ("datasets", "pytrec_eval"),
+    "tune": ("datasets", "pytrec_eval", "trl"),
     "eval": _EVAL,
-    "compare": ("datasets", *_EVAL, "matplotlib"),
+    "compare": ("datasets", "trl", *_EVAL, "matplotlib"),
     "llama-index": ("llama_index",),
 })
 

@@ -4,8 +4,10 @@ Each pair becomes a chat in the exact format ragkit's generator uses at inferenc
 (``ragkit.prompts``): closed-book = system instruction + question -> answer; RAG = numbered
 contexts (the pair's passage shuffled among ``distractors`` hard negatives or random passages)
 + question -> answer citing the passage as ``[n]`` (retrieval-augmented fine-tuning, as in
-RAFT). Only the answer tokens are learned (the prompt is masked). A plain torch loop trains
-LoRA adapters (peft) on the attention and MLP projections; the output is a peft adapter dir
+RAFT). Only the answer tokens are learned (the prompt is masked). TRL's ``SFTTrainer`` trains
+LoRA adapters (a peft ``LoraConfig``) on the attention and MLP projections, with a completion-only
+loss on conversational prompt/completion rows and prompts cut from the left (``truncation_mode=
+"keep_end"``) so that the answer is always learned; the output is a peft adapter dir
 (``adapter_config.json`` points at the resolved base), which ``ragkit.models.load_causal_lm``
 and the ``transformers`` LLM backend load directly; ``merge_adapter`` writes a merged model.
 
@@ -64,23 +66,6 @@ def build_messages(pair: QAPair, mode: str, distractors: list[str], rng: random.
     if f"[{cite}]" not in answer:
         answer = answer.rstrip() + f" [{cite}]"
     return prompts.rag_messages(pair.question, "\n".join(lines)), answer
-
-
-def _encode(tok: Any, messages: list[dict[str, str]], answer: str, max_length: int) -> tuple[list[int], list[int]]:
-    """Token ids of prompt + answer, and labels with the prompt masked (-100)."""
-    prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    full = tok.apply_chat_template(messages + [{"role": "assistant", "content": answer}], tokenize=False)
-    if not full.startswith(prompt):  # a template that rewrites earlier turns: append the answer ourselves
-        full = prompt + answer + (tok.eos_token or "")
-    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    ids = tok(full, add_special_tokens=False)["input_ids"]
-    if len(ids) > max_length:  # keep the answer: cut the prompt from the left
-        cut = len(ids) - max_length
-        ids, p_len = ids[cut:], max(0, len(p_ids) - cut)
-    else:
-        p_len = len(p_ids)
-    labels = [-100] * p_len + ids[p_len:]
-    return ids, labels
 
 
 def generate_answers(model: Any, tok: Any, conversations: list[list[dict[str, str]]], max_new_tokens: int = 48,
@@ -203,8 +188,7 @@ class GeneratorTuner(Component):
             ValueError: no usable pair.
         """
         import torch
-        from peft import LoraConfig, get_peft_model
-        from tqdm.auto import tqdm
+        from peft import LoraConfig
 
         from ragkit.models import load_causal_lm, resolve
 
@@ -215,7 +199,6 @@ class GeneratorTuner(Component):
         base_dir = resolve(self.base)
         model, tok = load_causal_lm(base_dir, self.device)  # fp32, pad token set
         chats = self.examples(usable, pool)
-        encoded = [_encode(tok, m, a, self.max_length) for m, a in chats]
         eval_chats = self.examples(evaluation, pool) if evaluation else None
         with tuning_run(out_dir, "generator", self.base, self.to_config(), data_hash(usable), len(usable), self.seed) as run:
             run.record["mode"] = self.mode
@@ -223,11 +206,10 @@ class GeneratorTuner(Component):
                 run.record["metrics_before"] = self._score(model, tok, eval_chats)
             linear = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
             targets = self.target_modules or [t for t in _TARGETS if t in linear]
-            model = get_peft_model(model, LoraConfig(r=self.lora_rank, lora_alpha=self.lora_alpha,
-                                                     lora_dropout=self.lora_dropout, target_modules=targets,
-                                                     task_type="CAUSAL_LM"))
+            lora = LoraConfig(r=self.lora_rank, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+                              target_modules=targets, task_type="CAUSAL_LM")
             started = time.perf_counter()
-            losses = self._train(model, tok, encoded, tqdm)
+            model, losses = self._train(model, tok, chats, lora)
             run.record["train_time_s"] = round(time.perf_counter() - started, 2)
             run.record["train_loss_first"], run.record["train_loss_last"] = losses[0], losses[-1]
             run.record["train_steps"] = len(losses)
@@ -239,46 +221,64 @@ class GeneratorTuner(Component):
             record = run.record
         return TuningResult(out_dir=str(out_dir), record=record)
 
-    def _train(self, model: Any, tok: Any, encoded: list[tuple[list[int], list[int]]], tqdm: Any) -> list[float]:
-        import torch
+    def _train(self, model: Any, tok: Any, chats: list[tuple[list[dict[str, str]], str]], lora: Any) -> tuple[Any, list[float]]:
+        """TRL ``SFTTrainer`` over the chats; (the peft model, the loss of every step)."""
+        import tempfile
+        import warnings
 
-        rng = random.Random(self.seed)
-        steps_per_epoch = math.ceil(len(encoded) / self.batch_size)
-        total = max(1, math.ceil(steps_per_epoch * self.epochs))
-        warmup = math.ceil(total * self.warmup_ratio)
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=0.0)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-        )
-        pad = tok.pad_token_id
-        losses: list[float] = []
-        model.train()
-        order: list[int] = []
-        bar = tqdm(total=total, desc="lora", disable=not self.progress)
-        for _ in range(total):
-            if len(order) < self.batch_size:
-                fresh = list(range(len(encoded)))
-                rng.shuffle(fresh)
-                order += fresh
-            batch = [encoded[i] for i in order[: self.batch_size]]
-            del order[: self.batch_size]
-            width = max(len(ids) for ids, _ in batch)
-            ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=model.device)
-            labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch], device=model.device)
-            mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=model.device)
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(round(float(loss.detach()), 5))
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            bar.update(1)
-        bar.close()
+        from datasets import Dataset
+        from transformers import PrinterCallback
+        from trl import SFTConfig, SFTTrainer
+
+        rows = [{"prompt": messages, "completion": [{"role": "assistant", "content": answer}]} for messages, answer in chats]
+        total = max(1, math.ceil(math.ceil(len(rows) / self.batch_size) * self.epochs))
+        with tempfile.TemporaryDirectory(prefix="ragkit-sft-") as scratch, warnings.catch_warnings():
+            # keep_end (cut the prompt, never the answer) is what RAG chats with long passages need; TRL 1.x
+            # marks it deprecated for 2.0, hence trl<2 in the tune extra
+            warnings.filterwarnings("ignore", message=".*'keep_end'.*truncation mode", category=FutureWarning)
+            # transformers 5 renamed gradient -> activation checkpointing; TRL/peft 1.x still ask by the old name
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            args = SFTConfig(
+                output_dir=scratch, max_steps=total, per_device_train_batch_size=self.batch_size,
+                learning_rate=self.learning_rate, lr_scheduler_type="linear",
+                warmup_steps=math.ceil(total * self.warmup_ratio), weight_decay=0.0, max_grad_norm=1.0,
+                seed=self.seed, data_seed=self.seed, max_length=self.max_length, truncation_mode="keep_end",
+                completion_only_loss=True, packing=False, activation_checkpointing=False, bf16=False, fp16=False,
+                use_cpu=str(model.device) == "cpu", logging_steps=1, save_strategy="no", report_to="none",
+                disable_tqdm=True, dataloader_num_workers=0,
+            )
+            trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                                 peft_config=lora)
+            # one ragkit bar with the loss instead of the trainer's own bar and its printed log dicts
+            trainer.remove_callback(PrinterCallback)
+            trainer.add_callback(_loss_bar(total, self.progress))
+            trainer.train()
+        losses = [round(float(h["loss"]), 5) for h in trainer.state.log_history if "loss" in h]
+        model = trainer.model
         model.eval()
-        return losses
+        return model, losses
+
+
+def _loss_bar(total: int, enabled: bool) -> Any:
+    """A ``TrainerCallback`` drawing one tqdm bar with the loss (transformers is imported only when training)."""
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    class LossBar(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar = tqdm(total=total, desc="lora", disable=not enabled)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar.update(1)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar.close()
+
+    return LossBar()
 
 
 def _point_at_base(adapter_dir: Path, base_dir: str) -> None:

@@ -20,7 +20,7 @@ PAIRS = [
 
 
 def _tuner(base, **kw) -> GeneratorTuner:
-    args = dict(base=str(base), epochs=40, batch_size=3, learning_rate=3e-2, lora_rank=8, lora_alpha=16,
+    args = dict(base=str(base), epochs=60, batch_size=3, learning_rate=1e-2, lora_rank=8, lora_alpha=16,
                 lora_dropout=0.0, max_new_tokens=8, progress=False, warmup_ratio=0.0)
     args.update(kw)
     return GeneratorTuner(**args)
@@ -122,3 +122,59 @@ def test_errors(tmp_path):
         GeneratorTuner().fit([QAPair(question="q")], tmp_path / "x")
     with pytest.raises(FileNotFoundError, match="adapter_config"):
         merge_adapter(tmp_path, tmp_path / "m")
+
+
+def _reference_losses(base, pairs, steps, lr, seed=0):
+    """The hand-written SFT loop ragkit used before TRL: full batch, prompt masked, AdamW, clip 1.0, linear decay."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from ragkit.models import load_causal_lm
+    from ragkit.tuning.run import set_seed
+
+    set_seed(seed)
+    model, tok = load_causal_lm(str(base), "cpu")
+    chats = GeneratorTuner(mode="closed-book").examples(pairs)
+    rows = []
+    for messages, answer in chats:
+        prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        full = tok.apply_chat_template(messages + [{"role": "assistant", "content": answer}], tokenize=False)
+        p_len = len(tok(prompt, add_special_tokens=False)["input_ids"])
+        ids = tok(full, add_special_tokens=False)["input_ids"]
+        rows.append((ids, [-100] * p_len + ids[p_len:]))
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=targets,
+                                             task_type="CAUSAL_LM"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, (steps - s) / steps))
+    width = max(len(i) for i, _ in rows)
+    pad = tok.pad_token_id
+    ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in rows])
+    labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in rows])
+    mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in rows])
+    losses = []
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@pytest.mark.slow
+def test_trl_sft_gives_the_numbers_of_the_hand_written_loop(tiny_llama_dir, tmp_path):
+    """Full batches make the data order irrelevant: TRL's SFTTrainer must follow the same loss curve."""
+    pairs = [QAPair(question=f"What is the warranty of the {p}?", answer="Two years.")
+             for p in ("pump", "valve", "sensor", "filter", "battery", "engine")]
+    tuner = _tuner(tiny_llama_dir, epochs=20, batch_size=len(pairs), learning_rate=1e-2)
+    record = tuner.fit(pairs, tmp_path / "trl").record
+    reference = _reference_losses(tiny_llama_dir, pairs, steps=20, lr=1e-2)
+    assert record["train_steps"] == 20
+    assert record["train_loss_first"] == pytest.approx(reference[0], abs=1e-4)
+    assert record["train_loss_last"] == pytest.approx(reference[-1], abs=2e-3), (record["train_loss_last"], reference[-1])
+    assert reference[-1] < reference[0] - 0.05  # it did learn: the comparison is not between two flat curves

@@ -27,7 +27,7 @@ def _pairs(parts: list[str], answer: str) -> list[QAPair]:
 
 
 def _train(base: Path, pairs: list[QAPair], out: Path) -> Path:
-    GeneratorTuner(base=str(base), epochs=30, batch_size=5, learning_rate=3e-2, lora_rank=8, lora_alpha=16,
+    GeneratorTuner(base=str(base), epochs=60, batch_size=5, learning_rate=1e-2, lora_rank=8, lora_alpha=16,
                    lora_dropout=0.0, max_new_tokens=6, progress=False, warmup_ratio=0.0).fit(pairs, out)
     return out
 
