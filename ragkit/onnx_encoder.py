@@ -99,6 +99,14 @@ def export_onnx(path: str | Path, cache: str | Path | None = None) -> Path:
     return target / "model.onnx"
 
 
+def _model_config(path: Path) -> dict:
+    """The transformers ``config.json`` of ``path``; for a LoRA adapter dir (``adapter_config.json``), its base's."""
+    if not (path / "config.json").is_file() and (path / "adapter_config.json").is_file():
+        adapter = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+        path = Path(adapter["base_model_name_or_path"])
+    return json.loads((path / "config.json").read_text(encoding="utf-8"))
+
+
 class OnnxSentenceEncoder:
     """``SentenceEncoder``'s interface (``encode``, ``dimension``) on ONNX Runtime, CPU, fp32.
 
@@ -125,7 +133,7 @@ class OnnxSentenceEncoder:
         self.normalize: bool = cfg["normalize"]
         self.do_lower_case: bool = cfg["do_lower_case"]
         self.prompts: dict[str, str] = cfg["prompts"]
-        model_cfg = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+        model_cfg = _model_config(Path(path))
         self.dimension = int(model_cfg["hidden_size"])
         limits = [n for n in (cfg["max_seq_length"], model_cfg.get("max_position_embeddings")) if n]
         self.max_seq_length = int(min(limits)) if limits else 512

@@ -110,7 +110,8 @@ def tune_retriever_cmd(
     max_seq_length: Annotated[int, typer.Option()] = 256,
     loss: Annotated[str, typer.Option(help="mnrl or cached-mnrl.")] = "mnrl",
     hard_negatives: Annotated[int, typer.Option(help="BM25 hard negatives per pair (needs --index).")] = 0,
-    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged before saving).")] = False,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (saved as adapters over the base embedder).")] = False,
+    merge_lora: Annotated[bool, typer.Option(help="--lora: merge the adapters into the weights before saving.")] = False,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it natively), fp32 or bf16.")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
     held_out: Annotated[Optional[Path], typer.Option(
@@ -126,7 +127,8 @@ def tune_retriever_cmd(
     held_pairs = _held_out_pairs(train, held_out, index, "embedder")
     result = tune_retriever(train, out, index=index, dev=dev, base=base, epochs=epochs, batch_size=batch_size,
                             learning_rate=learning_rate, max_seq_length=max_seq_length, loss=loss,
-                            hard_negatives=hard_negatives, lora=lora, seed=seed, precision=precision)
+                            hard_negatives=hard_negatives, lora=lora, merge_lora=merge_lora, seed=seed,
+                            precision=precision)
     _report(result, "retriever (dev)")
     if held_out is not None:
         _promote_retriever(index, out, held_pairs, alpha, dry_run)

@@ -5,8 +5,12 @@ ranking loss (MultipleNegativesRankingLoss; ``loss="cached-mnrl"`` for GradCache
 large batches in little memory) and a no-duplicates batch sampler, so a passage never appears
 twice in a batch (it would be a false in-batch negative). Hard negatives from
 ``ragkit.tuning.negatives`` are added as extra columns. ``lora=True`` trains LoRA adapters
-(peft) on the attention projections and merges them into the weights before saving, so the
-output is always a normal SentenceTransformer directory: ``ragkit index --embedder DIR``.
+(peft) on the attention projections and saves them as adapters: the output directory holds
+``adapter_config.json`` (naming the resolved base) and the adapter weights beside the
+sentence-transformers modules, a few MB instead of a full copy; sentence-transformers,
+transformers and ragkit's encoders (torch and ONNX) load it as it is (``ragkit index
+--embedder DIR``). ``merge_lora=True`` merges them into the weights before saving instead
+(a plain SentenceTransformer directory that needs no peft).
 
 References: Henderson et al., 2017, "Efficient Natural Language Response Suggestion for Smart
 Reply" (MultipleNegativesRankingLoss); Gao et al., 2021, "Scaling Deep Contrastive Learning Batch
@@ -61,7 +65,8 @@ class RetrieverTuner(Component):
         mini_batch_size: GradCache chunk size for ``cached-mnrl``.
         hard_negatives: negatives per pair used from ``QAPair.negatives`` (0 = in-batch only);
             pairs with fewer negatives are dropped when this is > 0.
-        lora: train LoRA adapters instead of all weights (merged before saving).
+        lora: train LoRA adapters instead of all weights (saved as adapters).
+        merge_lora: merge the LoRA adapters into the weights before saving.
         lora_rank / lora_alpha / lora_dropout: LoRA settings.
         seed: seed for shuffling, dropout and initialisation.
         device: ``"cpu"``, ``"cuda"``; ``None`` picks cuda when available.
@@ -83,6 +88,7 @@ class RetrieverTuner(Component):
         mini_batch_size: int = 16,
         hard_negatives: int = 0,
         lora: bool = False,
+        merge_lora: bool = False,
         lora_rank: int = 16,
         lora_alpha: int = 32,
         lora_dropout: float = 0.1,
@@ -106,6 +112,7 @@ class RetrieverTuner(Component):
         self.mini_batch_size = mini_batch_size
         self.hard_negatives = hard_negatives
         self.lora = lora
+        self.merge_lora = merge_lora
         self.lora_rank = lora_rank
         self.lora_alpha = lora_alpha
         self.lora_dropout = lora_dropout
@@ -194,8 +201,10 @@ class RetrieverTuner(Component):
                 started = time.perf_counter()
                 output = trainer.train()
                 run.record["train_time_s"] = round(time.perf_counter() - started, 2)
-            if self.lora:
+            if self.lora and self.merge_lora:
                 module.model = module.model.merge_and_unload()
+            elif self.lora:
+                run.record["adapter"] = {"base": module.model.peft_config["default"].base_model_name_or_path}
             run.record["train_loss"] = float(output.training_loss)
             run.record["train_steps"] = int(output.global_step)
             if evaluation is not None:

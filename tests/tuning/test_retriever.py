@@ -80,14 +80,14 @@ def test_tuned_dir_works_as_an_index_embedder(tiny_st_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_lora_with_hard_negatives_and_cached_loss_merges_to_plain_model(tiny_st_dir, tmp_path):
+def test_lora_with_hard_negatives_and_cached_loss_merges_to_plain_model_on_request(tiny_st_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 
     pairs = _pairs()
     for p in pairs:
         p.negatives = [t for d, t in DOCS.items() if d != p.chunk_id][:1]
     out = tmp_path / "lora"
-    _tuner(tiny_st_dir, lora=True, lora_rank=4, lora_alpha=8, hard_negatives=1, loss="cached-mnrl",
+    _tuner(tiny_st_dir, lora=True, merge_lora=True, lora_rank=4, lora_alpha=8, hard_negatives=1, loss="cached-mnrl",
            mini_batch_size=2, epochs=2).fit(pairs, out)
     assert not (out / "adapter_config.json").exists()
     tuned = SentenceTransformer(str(out), device="cpu")
@@ -95,6 +95,28 @@ def test_lora_with_hard_negatives_and_cached_loss_merges_to_plain_model(tiny_st_
     base = SentenceTransformer(str(tiny_st_dir), device="cpu")
     assert not np.allclose(tuned.encode(["red apple"]), base.encode(["red apple"]))
     assert json.loads((out / TUNING_FILE).read_text())["hyper_parameters"]["lora"] is True
+
+
+@pytest.mark.slow
+def test_lora_is_kept_as_an_adapter_that_every_encoder_loads_alike(tiny_st_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from ragkit.models import load_embedder
+
+    out = tmp_path / "adapter"
+    record = _tuner(tiny_st_dir, lora=True, lora_rank=4, lora_alpha=8, epochs=2).fit(_pairs(), out).record
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == record["adapter"]["base"]
+    weights = sum(f.stat().st_size for f in out.glob("adapter_model.*"))
+    assert 0 < weights < sum(f.stat().st_size for f in tiny_st_dir.glob("*.safetensors"))  # adapters, not a copy
+    texts = ["red apple", "the warranty is two years"]
+    tuned = SentenceTransformer(str(out), device="cpu").encode(texts, normalize_embeddings=True)
+    base = SentenceTransformer(str(tiny_st_dir), device="cpu").encode(texts, normalize_embeddings=True)
+    assert not np.allclose(tuned, base, atol=1e-4)  # the adapter is applied, not silently dropped
+    for backend in ("torch", "onnx"):
+        ours = np.asarray(load_embedder(str(out), "cpu", "fp32", backend=backend).encode(texts))
+        ours /= np.linalg.norm(ours, axis=1, keepdims=True)  # the tiny model has no Normalize module
+        assert np.allclose(ours, tuned, atol=1e-4), backend
 
 
 def test_failure_mid_training_keeps_previous_model(tiny_st_dir, tmp_path, monkeypatch):
