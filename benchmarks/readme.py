@@ -240,8 +240,31 @@ def serve_feedback() -> str:
     return "\n".join(lines)
 
 
+def core_install() -> str:
+    """A core-only install beside the full one: size, fresh-process times, the demo in the core (core_install.json)."""
+    data = _load("core_install.json")
+    meta, demo = data["meta"], data["core_demo"]
+    probes = [k.removesuffix(" s") for k in data["rows"][0] if k.endswith(" s") and not k.startswith("site")]
+    lines = [f"Core-only install beside the full one (`{meta['command']}`; a fresh uv environment with `pip install ragkit` "
+             f"and no extras, {meta['core_install_s']:.0f} s to install from a warm cache; fresh processes, "
+             f"{meta['rounds']} alternated rounds, medians [min–max], {meta['cpus']} cores{_load_note(meta)}):", "",
+             "| environment | site-packages | distributions | " + " | ".join(f"`{p}` s" for p in probes) + " |",
+             "|---|---|---|" + "---|" * len(probes)]
+    for r in data["rows"]:
+        cells = [f"{r[p + ' s']:.2f} [{r[p + ' s min–max'][0]:.2f}–{r[p + ' s min–max'][1]:.2f}]" for p in probes]
+        lines.append(f"| {r['environment']} | {r['site_packages_bytes'] / 2**30:.2f} GiB | {r['distributions']} | "
+                     + " | ".join(cells) + " |")
+    ask = demo["ask"]
+    lines += ["", f"In the core environment, on the demo corpus: ingest {demo['ingest']['seconds']:.1f} s, index "
+                  f"{demo['index']['seconds']:.1f} s, hybrid search {demo['search']['seconds']:.1f} s, `ask` "
+                  f"{ask['seconds']:.1f} s (cold processes) answering \"{ask['answer']}\" from "
+                  f"{', '.join(ask['cited'])}; extras' libraries present there: "
+                  f"{', '.join(data['core_has_extras']) or 'none'}."]
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
-    "scifact": scifact, "bm25-speed": bm25_speed, "serve-feedback": serve_feedback, "ingest": ingest, "cold-start": cold_start, "generate": generate,
+    "scifact": scifact, "bm25-speed": bm25_speed, "serve-feedback": serve_feedback, "core-install": core_install, "ingest": ingest, "cold-start": cold_start, "generate": generate,
     "ragas-judge": ragas_judge, "scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning,
     "scifact-resample": scifact_resample, "feedback-loop": feedback_loop, "feedback-loop-scifact": feedback_loop_scifact,
     "feedback-loop-scifact-hybrid": lambda: feedback_loop_scifact("feedback_loop_scifact_hybrid.json"),
