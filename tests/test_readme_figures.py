@@ -28,6 +28,14 @@ def test_the_readme_figures_are_the_result_jsons(readme):
     assert new == text, "README.md figures differ from the JSONs: run `python benchmarks/readme.py`"
 
 
+def test_the_docs_figures_are_the_result_jsons(readme):
+    for path in readme.DOCUMENTS:
+        text = path.read_text(encoding="utf-8")
+        assert readme.BLOCK.search(text), f"{path.name} has no figure block"
+        new, notes = readme.render(text)
+        assert not notes and new == text, f"{path.name} figures differ from the JSONs: run `python benchmarks/readme.py`"
+
+
 def test_a_typed_figure_is_caught_and_rewritten(readme, tmp_path):
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     bm25 = json.loads((ROOT / "benchmarks/results/beir_scifact.json").read_text())["retrieval"]["bm25"]["aggregate"]
