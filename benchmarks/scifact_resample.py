@@ -56,14 +56,10 @@ def mean(scores: dict[str, float], ids: list[str]) -> float:
 
 
 def permutation_p(a: list[float], b: list[float], rounds: int = 10000, seed: int = 0) -> float:
-    """Two-sided p of mean(a) - mean(b) under shuffled set labels (unpaired: the sets are different queries)."""
-    import numpy as np
+    """Two-sided unpaired permutation p (the sets are different claims), rounded as the JSON keeps it."""
+    from ragkit.eval.significance import permutation_test
 
-    x, n = np.array(a + b), len(a)
-    observed = abs(x[:n].mean() - x[n:].mean())
-    rng = np.random.default_rng(seed)
-    hits = sum(abs(p[:n].mean() - p[n:].mean()) >= observed - 1e-12 for p in (rng.permutation(x) for _ in range(rounds)))
-    return round((hits + 1) / (rounds + 1), 4)
+    return round(permutation_test(a, b, trials=rounds, seed=seed), 4)
 
 
 def encode_cached(model, texts: list[str], path: Path):

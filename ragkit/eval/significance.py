@@ -8,6 +8,10 @@ Both tests pair the two systems' scores query by query (same qrels, same metric)
   Statistical Significance Tests for Information Retrieval Evaluation", recommend it for IR.
 - ``t_test``: the paired Student's t-test (scipy), the common companion.
 
+``permutation_test`` is the unpaired counterpart, for two sets of *different* queries (e.g. an
+interpolation and an extrapolation test set): shuffle the set labels and count how often the
+difference of the means is at least the observed one.
+
 Per-query scores come from ``ragkit.eval.retrieval.evaluate(...)["per_query"]``.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-__all__ = ["PairedTest", "per_query_scores", "randomization_test", "t_test", "compare_runs"]
+__all__ = ["PairedTest", "per_query_scores", "randomization_test", "t_test", "permutation_test", "compare_runs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,25 @@ def randomization_test(a: Mapping[str, float], b: Mapping[str, float], trials: i
         hits += int((np.abs((signs * diff).mean(axis=1)) >= observed - 1e-12).sum())
     return PairedTest(float(x.mean()), float(y.mean()), float(diff.mean()), (hits + 1) / (trials + 1), len(diff),
                       "paired randomization")
+
+
+def permutation_test(a: Sequence[float], b: Sequence[float], trials: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value of mean(a) - mean(b) under shuffled set labels (unpaired: different queries).
+
+    Counts the observed labelling too, so the p-value is never 0: (hits + 1) / (trials + 1).
+
+    Raises:
+        ValueError: either set is empty.
+    """
+    import numpy as np
+
+    if not len(a) or not len(b):
+        raise ValueError(f"permutation_test needs two non-empty sets, got {len(a)} and {len(b)} scores")
+    x, n = np.asarray([*a, *b], dtype=float), len(a)
+    observed = abs(x[:n].mean() - x[n:].mean())
+    rng = np.random.default_rng(seed)
+    hits = sum(abs(p[:n].mean() - p[n:].mean()) >= observed - 1e-12 for p in (rng.permutation(x) for _ in range(trials)))
+    return (int(hits) + 1) / (trials + 1)
 
 
 def t_test(a: Mapping[str, float], b: Mapping[str, float]) -> PairedTest:

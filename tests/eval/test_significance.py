@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragkit.eval.significance import compare_runs, randomization_test, t_test
+from ragkit.eval.significance import compare_runs, permutation_test, randomization_test, t_test
 
 
 def _scores(seed: int, shift: float, n: int = 60) -> tuple[dict[str, float], dict[str, float]]:
@@ -27,6 +27,20 @@ def test_randomization_matches_scipy_permutation_test():
         assert ours.p_value == pytest.approx(ref, abs=0.01)
         assert ours.delta == pytest.approx(float(np.mean(x - y)))
     assert randomization_test(*_scores(1, 0.15)).p_value < 0.001
+
+
+def test_unpaired_permutation_matches_scipy_independent_permutation_test():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.08, 0.2):
+        a, b = rng.uniform(0, 1, 70) + shift, rng.uniform(0, 1, 55)  # different sizes: different queries
+        ref = stats.permutation_test((a, b), lambda u, v: np.mean(u) - np.mean(v), permutation_type="independent",
+                                     n_resamples=20_000, random_state=0).pvalue
+        assert permutation_test(list(a), list(b), trials=20_000) == pytest.approx(ref, abs=0.01)
+    assert permutation_test([0.9] * 30, [0.1] * 30, trials=500) == pytest.approx(1 / 501)
+    with pytest.raises(ValueError, match="non-empty"):
+        permutation_test([], [0.5])
 
 
 def test_t_test_and_identical_systems():
