@@ -167,27 +167,22 @@ class RagkitJudge(InstructorBaseRagasLLM):
         Every integer of ragas' response models is a 0/1 verdict (``verdict``, ``attributed``,
         ``noncommittal``), so integers are held to 0 or 1 (a free one averaged to 4.3).
         """
-        from ragkit.llm.structured import bounded
+        from ragkit.llm.structured import bounded, map_schema
 
         max_string = max(40, self.max_new_tokens * 4 // (2 * self.max_items + 2))
         schema = bounded(response_model.model_json_schema(), max_string=max_string, max_items=self.max_items)
-        return _binary_integers(schema)
+        return map_schema(schema, _binary_integer)
 
     async def agenerate(self, prompt: str, response_model: Any) -> Any:
         """``generate``, for ragas' async metrics (runs in the caller's thread: local models are not async)."""
         return self.generate(prompt, response_model)
 
 
-def _binary_integers(node: Any) -> Any:
-    """``node`` with every ``{"type": "integer"}`` schema turned into ``{"type": "integer", "enum": [0, 1]}``."""
-    if isinstance(node, list):
-        return [_binary_integers(x) for x in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _binary_integers(v) for k, v in node.items()}
-    if out.get("type") == "integer" and "enum" not in out:
-        out["enum"] = [0, 1]
-    return out
+def _binary_integer(node: dict[str, Any]) -> dict[str, Any]:
+    """An ``{"type": "integer"}`` schema node held to ``enum [0, 1]`` (other nodes as they are)."""
+    if node.get("type") == "integer" and "enum" not in node:
+        node["enum"] = [0, 1]
+    return node
 
 
 @functools.lru_cache(maxsize=4)

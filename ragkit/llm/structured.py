@@ -19,10 +19,23 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format", "bounded"]
+__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format", "bounded", "map_schema"]
 
 MAX_WHITESPACE = 2
 """Consecutive whitespace characters the enforcer allows (a small model otherwise pads JSON with newlines)."""
+
+
+def map_schema(schema: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """A copy of the JSON schema ``schema`` with ``fn`` applied to every object node, innermost first.
+
+    ``fn`` gets a fresh dict (its children already mapped) and returns the node to keep; lists and
+    scalars are copied as they are. ``schema`` is not changed.
+    """
+    if isinstance(schema, list):
+        return [map_schema(x, fn) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return fn({k: map_schema(v, fn) for k, v in schema.items()})
 
 
 def bounded(schema: dict[str, Any], max_string: int, max_items: int) -> dict[str, Any]:
@@ -32,19 +45,14 @@ def bounded(schema: dict[str, Any], max_string: int, max_items: int) -> dict[str
     model left free inside a string or a list runs on until it is cut. Existing (tighter) caps are
     kept. Returns a new dict; ``schema`` is not changed.
     """
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(x) for x in node]
-        if not isinstance(node, dict):
-            return node
-        out = {k: walk(v) for k, v in node.items()}
-        if out.get("type") == "string" and "enum" not in out and "const" not in out:
-            out["maxLength"] = min(out.get("maxLength", max_string), max_string)
-        if out.get("type") == "array":
-            out["maxItems"] = min(out.get("maxItems", max_items), max_items)
-        return out
+    def cap(node: dict[str, Any]) -> dict[str, Any]:
+        if node.get("type") == "string" and "enum" not in node and "const" not in node:
+            node["maxLength"] = min(node.get("maxLength", max_string), max_string)
+        if node.get("type") == "array":
+            node["maxItems"] = min(node.get("maxItems", max_items), max_items)
+        return node
 
-    return walk(schema)
+    return map_schema(schema, cap)
 
 
 class TokenTable:

@@ -38,6 +38,24 @@ def test_judge_parses_into_the_schema_and_counts_failures():
     assert json.loads(judge.description)["type"] == "fake"
 
 
+def test_judge_schema_caps_strings_and_holds_integers_to_verdicts():
+    from pydantic import BaseModel
+
+    class Verdict(BaseModel):
+        verdict: int
+        reason: str
+
+    class Verdicts(BaseModel):
+        statements: list[Verdict]
+
+    judge = RagkitJudge(FakeLLM(default="{}"), max_new_tokens=200, max_items=3)
+    schema = judge.schema(Verdicts)
+    inner = schema["$defs"]["Verdict"]["properties"]
+    assert inner["verdict"]["enum"] == [0, 1] and inner["reason"]["maxLength"] == 100
+    assert schema["properties"]["statements"]["maxItems"] == 3
+    assert "enum" not in Verdicts.model_json_schema()["$defs"]["Verdict"]["properties"]["verdict"]  # a copy
+
+
 def test_non_llm_metrics_hand_checked():
     samples = [
         RagasSample("How long is the warranty?", "12 years", "12 years", [PASSAGE], [PASSAGE]),
