@@ -2,8 +2,14 @@
 
 One collection holds what an index directory holds: every chunk (text and provenance fields),
 its embedding (``dense``, inner product on unit vectors) and a sparse BM25 field that Milvus
-fills from ``text`` itself (``Function(FunctionType.BM25)``). The collection property
-``ragkit.manifest`` is its manifest (ragkit version, embedder id, dimension, analyzer, BM25 parameters).
+fills itself (``Function(FunctionType.BM25)``). By default (``terms="ragkit"``) that function
+reads ``bm25_text``: the terms ragkit's own analyzer gives the chunk's index text (stemmed,
+stopwords removed, identifiers split, as the local BM25 index), space-joined, and queries are
+analysed the same way before they are sent; Milvus's ``standard`` tokenizer then only splits on
+the spaces, so Milvus scores exactly the terms the local index scores (milvus-lite has no
+stemmer filter, and a cluster's stemmer differs in details). ``terms="milvus"`` lets Milvus
+analyse the raw ``text`` with ``analyzer`` instead. The collection property
+``ragkit.manifest`` is its manifest (ragkit version, embedder id, dimension, analysis, BM25 parameters).
 
 ``sync`` updates it as ``Index.build`` updates a directory: chunks are keyed by chunk id and a
 content hash; only new or changed chunks are embedded and upserted, and chunks that left the
@@ -27,16 +33,18 @@ import numpy as np
 
 from ragkit.indexes.index import IndexMismatchError
 from ragkit.indexes.index_text import index_text
-from ragkit.indexes.tokenize import STOPWORDS_EN
+from ragkit.indexes.tokenize import STOPWORDS_EN, Analyzer
 from ragkit.registry import Component, register
 from ragkit.types import Chunk
 
 __all__ = [
     "DEFAULT_ANALYZER",
+    "TERMS",
     "MilvusIndex",
     "MilvusUnavailableError",
     "MissingCollectionError",
     "content_hash",
+    "encode_terms",
 ]
 
 # pymilvus pings every 10 s even with no call in flight; a gRPC C++ server (milvus-lite) allows one
@@ -54,6 +62,11 @@ run. ragkit's local BM25 also stems (Snowball English); on a cluster add
 ``{"type": "stemmer", "language": "english"}`` to ``filter`` (milvus-lite ignores filters it lacks)."""
 
 _VARCHAR = 65535
+TERMS = ("ragkit", "milvus")
+# bm25_text holds space-joined ragkit terms: the tokenizer only has to split on spaces. Milvus's
+# standard tokenizer keeps \w runs (underscores included) and splits on ".", so the dots of dotted
+# code terms (os.path.join) are spelled _dot_.
+_TERMS_ANALYZER: dict[str, Any] = {"tokenizer": "standard"}
 _MANIFEST = "ragkit.manifest"  # the collection property holding the manifest
 _PAGE = 1000  # rows per query page / upsert request
 
@@ -71,7 +84,19 @@ def content_hash(chunk: Chunk) -> str:
     return hashlib.sha256(json.dumps(chunk.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _row(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
+def encode_terms(terms: Sequence[str]) -> str:
+    """ragkit terms as one string that Milvus's standard tokenizer splits back into exactly those terms."""
+    return " ".join(t.replace(".", "_dot_") for t in terms)
+
+
+def _row(chunk: Chunk, vector: np.ndarray, analyzer: Analyzer | None = None) -> dict[str, Any]:
+    row = _fields(chunk, vector)
+    if analyzer is not None:
+        row["bm25_text"] = encode_terms(analyzer(index_text(chunk)))[:_VARCHAR]
+    return row
+
+
+def _fields(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
     return {
         "id": chunk.id,
         "text": chunk.text[:_VARCHAR],
@@ -112,7 +137,12 @@ class MilvusIndex(Component):
             ``milvus-lite server``).
         collection: collection name.
         token: ``user:password`` or an API key, for servers that require one.
-        analyzer: Milvus ``analyzer_params`` of the BM25 text field (``DEFAULT_ANALYZER``).
+        terms: ``"ragkit"`` (default): BM25 over ragkit's analyzed terms (``bm25_text``), the same
+            terms as the local BM25 index; ``"milvus"``: Milvus analyses the raw text with ``analyzer``.
+        ragkit_analyzer: ``ragkit.indexes.tokenize.Analyzer`` settings for ``terms="ragkit"``
+            (``None``: the local index's defaults: Snowball English, Lucene stopwords,
+            identifiers split, code-aware when the chunks hold code).
+        analyzer: Milvus ``analyzer_params`` of the text field for ``terms="milvus"`` (``DEFAULT_ANALYZER``).
         k1, b: BM25 parameters (ragkit's local defaults: 0.9 / 0.4).
         index_type, index_params: the dense ANN index (``FLAT`` exact; ``HNSW`` with
             ``{"M": 16, "efConstruction": 200}`` on a cluster).
@@ -127,6 +157,8 @@ class MilvusIndex(Component):
         uri: str = "http://127.0.0.1:19530",
         collection: str = "ragkit",
         token: str | None = None,
+        terms: str = "ragkit",
+        ragkit_analyzer: dict[str, Any] | None = None,
         analyzer: dict[str, Any] | None = None,
         k1: float = 0.9,
         b: float = 0.4,
@@ -137,6 +169,10 @@ class MilvusIndex(Component):
         self.uri = uri
         self.collection = collection
         self.token = token
+        if terms not in TERMS:
+            raise ValueError(f"terms must be one of {TERMS}, got {terms!r}")
+        self.terms = terms
+        self.ragkit_analyzer = ragkit_analyzer
         self.analyzer = analyzer
         self.k1 = k1
         self.b = b
@@ -209,6 +245,26 @@ class MilvusIndex(Component):
             )
         return info
 
+    def term_analyzer(self) -> Analyzer | None:
+        """ragkit's analyzer whose terms the collection's BM25 field holds; None when Milvus analyses the text.
+
+        Collections written before ``bm25_text`` existed have no ``ragkit_terms`` in their manifest: None.
+        """
+        if "_term_analyzer" not in self.__dict__:
+            settings = self.info().get("ragkit_terms")
+            self._term_analyzer = Analyzer(**settings) if settings else None
+        return self._term_analyzer
+
+    def bm25_query(self, text: str) -> str:
+        """The query text to send to the BM25 field: ragkit's terms of ``text``, or ``text`` itself.
+
+        A query with no terms at all (only stopwords) is sent as it is, and matches nothing.
+        """
+        analyzer = self.term_analyzer()
+        if analyzer is None:
+            return text
+        return encode_terms(analyzer(text)) or text
+
     def ensure_loaded(self) -> None:
         """Load the collection into memory (a restarted server starts with it released)."""
         with self.errors("load"):
@@ -237,8 +293,11 @@ class MilvusIndex(Component):
         return info
 
     # -- creating --------------------------------------------------------------------------
-    def create(self, model_id: str, dimension: int) -> None:
-        """Create the collection (schema, BM25 function, indexes) unless it exists; then check it."""
+    def create(self, model_id: str, dimension: int, code: bool = False) -> None:
+        """Create the collection (schema, BM25 function, indexes) unless it exists; then check it.
+
+        ``code``: the chunks hold source code (the default ragkit analysis is then code-aware).
+        """
         if self.exists():
             self.check_embedder(model_id, dimension)
             return
@@ -260,14 +319,21 @@ class MilvusIndex(Component):
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=int(dimension))
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        ragkit_terms = None
+        if self.terms == "ragkit":
+            ragkit_terms = Analyzer(**{"split_identifiers": "code" if code else True, **(self.ragkit_analyzer or {})}).config()
+            schema.add_field("bm25_text", DataType.VARCHAR, max_length=_VARCHAR, enable_analyzer=True,
+                             analyzer_params=_TERMS_ANALYZER)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["text"], output_field_names=["sparse"]))
+                                     input_field_names=["bm25_text" if ragkit_terms else "text"],
+                                     output_field_names=["sparse"]))
         params = client.prepare_index_params()
         params.add_index("dense", index_type=self.index_type, metric_type="IP", params=self.index_params or {})
         params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                          params={"bm25_k1": self.k1, "bm25_b": self.b})
         manifest = {"ragkit_version": __version__, "embedder": model_id, "dimension": int(dimension),
-                    "analyzer": self.analyzer or DEFAULT_ANALYZER, "k1": self.k1, "b": self.b}
+                    "analyzer": _TERMS_ANALYZER if ragkit_terms else self.analyzer or DEFAULT_ANALYZER,
+                    "ragkit_terms": ragkit_terms, "k1": self.k1, "b": self.b}
         with self.errors("create"):
             client.create_collection(self.collection, schema=schema, index_params=params,
                                      properties={_MANIFEST: json.dumps(manifest)},
@@ -278,6 +344,7 @@ class MilvusIndex(Component):
         with self.errors("drop"):
             if self.client.has_collection(self.collection):
                 self.client.drop_collection(self.collection)
+        self.__dict__.pop("_term_analyzer", None)
 
     # -- contents --------------------------------------------------------------------------
     def hashes(self) -> dict[str, str]:
@@ -316,9 +383,10 @@ class MilvusIndex(Component):
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         done = 0
+        analyzer = self.term_analyzer()
         with self.errors("write to"):
             for lo in range(0, len(chunks), _PAGE):
-                rows = [_row(c, v) for c, v in zip(chunks[lo : lo + _PAGE], vectors[lo : lo + _PAGE])]
+                rows = [_row(c, v, analyzer) for c, v in zip(chunks[lo : lo + _PAGE], vectors[lo : lo + _PAGE])]
                 done += int(self.client.upsert(self.collection, rows).get("upsert_count", len(rows)))
         return done
 
@@ -358,7 +426,7 @@ class MilvusIndex(Component):
         chunks = list(chunks)
         if model_id is None or dimension is None:
             model_id, dimension = embed.model_id, embed.dimension
-        self.create(model_id, dimension)
+        self.create(model_id, dimension, code=any(c.language for c in chunks))
         stored = self.hashes()
         wanted = {c.id: c for c in chunks}
         todo = [c for c in chunks if stored.get(c.id) != content_hash(c)]

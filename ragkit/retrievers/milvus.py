@@ -6,7 +6,9 @@ collection name change, e.g. ``retriever: {type: milvus-hybrid, uri: http://127.
 collection: docs}``. Each hit's ``Chunk`` comes from the collection itself, so no local chunk
 store is needed to answer.
 
-Milvus' BM25 is built in (a sparse field filled from ``text``); milvus-lite reports its score as
+Milvus' BM25 is built in (a sparse field Milvus fills from ragkit's terms of each chunk, or from
+its raw text: ``MilvusIndex(terms=...)``; queries are analysed the same way, by
+``MilvusIndex.bm25_query``); milvus-lite reports its score as
 a negative "distance" while a Milvus cluster reports it positive, so scores are taken as
 ``abs(distance)`` (BM25 scores are never negative). Hybrid search runs server side
 (``hybrid_search`` with ``RRFRanker`` or ``WeightedRanker``).
@@ -132,7 +134,7 @@ class _DenseMixin(_MilvusRetriever):
 
 @register("retriever", "milvus-bm25")
 class MilvusBM25Retriever(_MilvusRetriever):
-    """BM25 over the collection's built-in sparse field (Milvus analyzes the query server side).
+    """BM25 over the collection's built-in sparse field (the query analysed as the collection's terms).
 
     Args:
         uri: the Milvus server, e.g. ``http://127.0.0.1:19530``.
@@ -156,7 +158,8 @@ class MilvusBM25Retriever(_MilvusRetriever):
         index = self._index()
         with index.errors("search"):
             results = index.client.search(
-                self.collection, data=list(queries), anns_field="sparse", limit=k, filter=self._expr(),
+                self.collection, data=[index.bm25_query(q) for q in queries], anns_field="sparse", limit=k,
+                filter=self._expr(),
                 output_fields=CHUNK_FIELDS, search_params={"metric_type": "BM25"},
             )
         return self._hits(results, "milvus-bm25", k)
@@ -255,7 +258,7 @@ class MilvusHybridRetriever(_DenseMixin):
         with index.errors("search"):
             for text, vector in zip(queries, vectors):  # hybrid_search takes one query per call
                 requests = [
-                    AnnSearchRequest(data=[text], anns_field="sparse", param={"metric_type": "BM25"},
+                    AnnSearchRequest(data=[index.bm25_query(text)], anns_field="sparse", param={"metric_type": "BM25"},
                                      limit=depth, expr=expr or None),
                     AnnSearchRequest(data=[[float(x) for x in vector]], anns_field="dense",
                                      param={"metric_type": "IP", "params": self.search_params or {}},
