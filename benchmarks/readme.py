@@ -268,8 +268,7 @@ def scale_out() -> str:
     """Milvus vs the local index on SciFact, embedding throughput local vs Ray, the 10M projection (scale_out.json)."""
     data = _load("scale_out.json")
     ret, lat, thr, proj = data["retrieval"], data["latency"], data["throughput"], data["projection_10M"]
-    start, end = data.get("load_average_start") or [], data.get("load_average_end") or []
-    load = f", load average {start[0]:.1f} → {end[0]:.1f}" if start and end else ""
+    load = _load_note({"load_avg_start": data.get("load_average_start"), "load_avg_end": data.get("load_average_end")})
     names = {"bm25": "local bm25", "milvus-bm25": "milvus-bm25",
              "bm25-nostem": "local bm25, no stemming, no identifier split (milvus-lite's analysis)",
              "dense": "local dense", "milvus-dense": "milvus-dense", "hybrid-rrf": "local hybrid-rrf",
