@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ragkit.defaults import DEFAULT_EMBEDDER, DEMO_CORPUS
+from ragkit.extras import require
 from ragkit.indexes.index import Index
 from ragkit.pipeline import Pipeline, default_retriever
 
@@ -120,6 +121,7 @@ def tune_retriever(
         >>> result = ragkit.tune_retriever("runs/qa/train.jsonl", "runs/embedder", index="runs/idx",
         ...                                dev="runs/qa/dev.jsonl", epochs=1)  # doctest: +SKIP
     """
+    require("tune")
     from ragkit.tuning.evaluate import task_from_pairs
     from ragkit.tuning.inputs import chunk_store, mine_from_index, qa_pairs
     from ragkit.tuning.retriever import RetrieverTuner
@@ -162,6 +164,7 @@ def tune_reranker(
         >>> ragkit.tune_reranker("runs/reranker", feedback="runs/idx-feedback.sqlite",
         ...                      index="runs/idx")  # doctest: +SKIP
     """
+    require("tune")
     from ragkit.feedback import read_feedback
     from ragkit.tuning.evaluate import task_from_pairs
     from ragkit.tuning.feedback import rerank_examples_from_feedback
@@ -203,6 +206,7 @@ def tune_generator(
     Example:
         >>> ragkit.tune_generator("runs/qa/train.jsonl", "runs/lora", mode="rag", index="runs/idx")  # doctest: +SKIP
     """
+    require("tune")
     from ragkit.tuning.generator import GeneratorTuner
     from ragkit.tuning.inputs import chunk_store, qa_pairs
 
@@ -243,6 +247,7 @@ def tune_prf(
         >>> result = ragkit.tune_prf("runs/prf-lol", index="runs/scifact-idx", data="data/scifact",
         ...                          lambda_cr=1.0, depths=[0, 1, 3, 5], max_steps=50)  # doctest: +SKIP
     """
+    require("tune")
     from ragkit.experiments.beir import load_beir
     from ragkit.tuning.inputs import qa_pairs
     from ragkit.tuning.prf import PRFTuner
@@ -289,6 +294,7 @@ def evaluate(
         >>> result["aggregate"]
         {'mrr@10': 1.0}
     """
+    require("eval")
     from ragkit.eval.retrieval import DEFAULT_METRICS, run_from_hits
     from ragkit.eval.retrieval import evaluate as score_run
 
@@ -315,6 +321,7 @@ def compare(
     Example:
         >>> results = ragkit.compare("examples/compare-demo.yaml")  # doctest: +SKIP
     """
+    require("compare")
     from ragkit.experiments.compare import compare_from_file
     from ragkit.experiments.compare_config import load_config
 

@@ -142,3 +142,17 @@ def test_needs_lists_only_modules_that_the_extra_installs():
         for module in modules:
             dists = {d.lower().replace("_", "-") for d in provided.get(module, [])}
             assert dists & _expanded(extra), f"[{extra}] needs {module} ({dists}) but does not install it"
+
+
+def test_the_python_api_names_the_missing_extra_too(tmp_path):
+    code = ("import sys; sys.modules['trl'] = None\n"
+            "import ragkit\n"
+            "try:\n"
+            "    ragkit.tune_generator('missing.jsonl', 'out')\n"
+            "except ModuleNotFoundError as exc:\n"
+            "    print('RAISED', exc.name, exc)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == ("RAISED trl this command needs ragkit's 'tune' extra (trl is missing): "
+                                     "pip install 'ragkit[tune]'")
+    assert not (tmp_path / "out").exists()
