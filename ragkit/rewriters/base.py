@@ -212,14 +212,22 @@ class LLMRewriter(Rewriter):
         """Use an already built LLM object (shared with a generator, or a test double)."""
         self._llm = llm
 
-    def _chat(self, conversations: list[list[dict[str, str]]], max_new_tokens: int) -> list[str] | None:
-        """The LLM's replies, or ``None`` (with a ``RewriteWarning``) when the call failed."""
+    def _chat(self, conversations: list[list[dict[str, str]]], max_new_tokens: int,
+              schema: dict[str, Any] | None = None) -> list[str] | None:
+        """The LLM's replies, or ``None`` (with a ``RewriteWarning``) when the call failed.
+
+        With ``schema``, the replies are decoded under that JSON schema (``LLM.chat_json``).
+        """
         from ragkit.llm import LLMError
 
         if not conversations:
             return []
         try:
-            replies = self._model().chat(conversations, max_new_tokens=max_new_tokens)
+            model = self._model()
+            if schema is not None:
+                replies = model.chat_json(conversations, schema, max_new_tokens=max_new_tokens)
+            else:
+                replies = model.chat(conversations, max_new_tokens=max_new_tokens)
         except (LLMError, TimeoutError, ConnectionError) as exc:
             warnings.warn(
                 f"{self.registered_name}: the LLM call failed ({type(exc).__name__}: {exc}); "

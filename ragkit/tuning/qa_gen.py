@@ -5,23 +5,35 @@ The pipeline of Balaguer et al. (2024): (1) extract: the chunks of an index are 
 answers; (3) answer generation: the LLM answers each question from its passage alone. Step (4),
 filtering low-quality pairs, is ``ragkit.tuning.qa_filter.filter_qa``.
 
+Questions are asked for as JSON (``{"questions": [...]}``) and decoded under that schema where the
+backend can constrain decoding (``LLM.supports_json_schema``: transformers, llama.cpp, OpenAI-
+compatible servers); elsewhere, and for a reply that still does not parse, the reply is read one
+question a line (``parse_questions``). Each pair's ``metadata["questions_from"]`` says which.
+
 References: Balaguer et al., 2024, "RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study
 on Agriculture" (arXiv:2401.08406).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from typing import Any, Callable, Iterable
 
 from ragkit.tuning.data import QAPair
 
-__all__ = ["QUESTION_PROMPT", "ANSWER_PROMPT", "parse_questions", "generate_qa"]
+__all__ = ["QUESTION_PROMPT", "QUESTION_JSON_PROMPT", "ANSWER_PROMPT", "questions_schema", "parse_questions",
+           "parse_json_questions", "generate_qa"]
 
 QUESTION_PROMPT = (
     "Read the text and write {n} different questions that the text answers. Each question must "
     "make sense on its own, without the text. Write one question per line and nothing else.\n\n"
+    "Text:\n{text}"
+)
+QUESTION_JSON_PROMPT = (
+    "Read the text and write {n} different questions that the text answers. Each question must "
+    "make sense on its own, without the text. Reply with JSON only: {{\"questions\": [\"...\"]}}\n\n"
     "Text:\n{text}"
 )
 ANSWER_PROMPT = (
@@ -55,6 +67,25 @@ def parse_questions(text: str, n: int) -> list[str]:
     return out[:n]
 
 
+def questions_schema(n: int, max_length: int = 200) -> dict[str, Any]:
+    """The JSON schema of a question-writing reply: ``{"questions": [1..n strings]}``."""
+    item = {"type": "string", "minLength": 8, "maxLength": max_length}
+    return {"type": "object", "properties": {"questions": {"type": "array", "items": item, "minItems": 1, "maxItems": n}},
+            "required": ["questions"], "additionalProperties": False}
+
+
+def parse_json_questions(text: str, n: int) -> list[str] | None:
+    """Questions from a JSON reply (cleaned as ``parse_questions`` cleans lines), or None when it does not parse."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    items = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(q, str) for q in items):
+        return None
+    return parse_questions("\n".join(q.replace("\n", " ") for q in items), n)
+
+
 def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -70,6 +101,7 @@ def generate_qa(
     batch_size: int = 16,
     max_new_tokens: int = 96,
     progress: Callable[[int, int], None] | None = None,
+    structured: bool | None = None,
 ) -> list[QAPair]:
     """Write questions for each chunk with ``llm`` and answer them from the chunk.
 
@@ -83,10 +115,13 @@ def generate_qa(
         batch_size: chunks (and then questions) sent to the LLM per call.
         max_new_tokens: generation budget per reply.
         progress: optional callback ``(done, total)`` after each batch of chunks.
+        structured: ask for JSON questions under the schema (``None``: when ``llm`` can constrain
+            decoding to it; ``False``: one question a line, free-form).
 
     Returns:
         Unfiltered pairs: ``question``, ``answer``, ``chunk_id``, ``source``, ``contexts=[chunk
-        text]`` and ``metadata={"origin": "generated", "kind": chunk kind}``.
+        text]`` and ``metadata={"origin": "generated", "kind": chunk kind, "questions_from": "json" |
+        "lines"}``.
 
     Raises:
         LLMError: the LLM failed (propagated; nothing is half-written since nothing is written).
@@ -97,25 +132,41 @@ def generate_qa(
     pool.sort(key=lambda c: c.id)
     if max_chunks is not None and len(pool) > max_chunks:
         pool = sorted(random.Random(seed).sample(pool, max_chunks), key=lambda c: c.id)
+    if structured is None:
+        structured = bool(getattr(llm, "supports_json_schema", False))
     pairs: list[QAPair] = []
     done = 0
     for batch in _batches(pool, batch_size):
-        replies = llm.chat(
-            [[{"role": "user", "content": QUESTION_PROMPT.format(n=questions_per_chunk, text=c.text)}] for c in batch],
-            max_new_tokens=max_new_tokens,
-        )
-        asked = [(c, q) for c, reply in zip(batch, replies) for q in parse_questions(reply, questions_per_chunk)]
+        asked = [(c, q, origin) for c, (qs, origin) in zip(batch, _questions(llm, batch, questions_per_chunk,
+                                                                                max_new_tokens, structured))
+                 for q in qs]
         if asked:
             answers = llm.chat(
-                [[{"role": "user", "content": ANSWER_PROMPT.format(text=c.text, question=q)}] for c, q in asked],
+                [[{"role": "user", "content": ANSWER_PROMPT.format(text=c.text, question=q)}] for c, q, _ in asked],
                 max_new_tokens=max_new_tokens,
             )
-            for (c, q), a in zip(asked, answers):
+            for (c, q, origin), a in zip(asked, answers):
                 pairs.append(
                     QAPair(question=q, answer=a.strip(), chunk_id=c.id, source=c.source, contexts=[c.text],
-                           metadata={"origin": "generated", "kind": c.kind})
+                           metadata={"origin": "generated", "kind": c.kind, "questions_from": origin})
                 )
         done += len(batch)
         if progress is not None:
             progress(done, len(pool))
     return pairs
+
+
+def _questions(llm: Any, batch: list[Any], n: int, max_new_tokens: int,
+               structured: bool) -> list[tuple[list[str], str]]:
+    """Per chunk: its questions and where they were read from (``"json"`` or ``"lines"``)."""
+    if not structured:
+        replies = llm.chat([[{"role": "user", "content": QUESTION_PROMPT.format(n=n, text=c.text)}] for c in batch],
+                           max_new_tokens=max_new_tokens)
+        return [(parse_questions(r, n), "lines") for r in replies]
+    replies = llm.chat_json([[{"role": "user", "content": QUESTION_JSON_PROMPT.format(n=n, text=c.text)}] for c in batch],
+                            questions_schema(n), max_new_tokens=max_new_tokens)
+    out = []
+    for reply in replies:
+        parsed = parse_json_questions(reply, n)
+        out.append((parsed, "json") if parsed is not None else (parse_questions(reply, n), "lines"))
+    return out

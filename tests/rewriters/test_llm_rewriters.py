@@ -117,3 +117,25 @@ def test_use_llm_shares_a_built_model():
         [out] = rw.rewrite(["volcano"])
     assert len(out.queries) == 2 and fake.calls
     assert rw.to_config()["llm"] == "transformers"
+
+
+def test_genqr_structured_asks_for_json_keywords_under_a_schema_and_reads_a_broken_reply_as_text():
+    class Constrained(FakeLLM):
+        supports_json_schema = True
+
+        def chat_json(self, conversations, schema, max_new_tokens=None):
+            self.schemas.append(schema)
+            return super().chat_json(conversations, schema, max_new_tokens)
+
+    llm = Constrained(responses=['{"keywords": ["purring", "feline, cat"]}', "kitten, purr"])
+    llm.schemas = []
+    rw = build("rewriter", {"type": "genqr-ensemble", "n_instructions": 2, "structured": True})
+    rw.use_llm(llm)
+    [out] = rw.rewrite(["why do cats purr"])
+    assert out.metadata["keywords"] == [["purring", "feline cat"], ["kitten", "purr"]]
+    assert all('Answer with JSON only: {"keywords"' in c for c in llm.calls)
+    assert llm.schemas[0]["properties"]["keywords"]["maxItems"] == rw.max_keywords
+    # a backend that cannot constrain gets the free-form prompt, structured or not
+    plain, fake = _rewriter("genqr-ensemble", ["purring, feline"], n_instructions=1, structured=True)
+    plain.rewrite(["why do cats purr"])
+    assert "comma-separated list of keywords only" in fake.calls[0]

@@ -55,3 +55,35 @@ def test_max_chunks_samples_and_llm_errors_propagate():
         generate_qa([PUMP], FakeLLM(fail=True))
     with pytest.raises(ValueError, match="questions_per_chunk"):
         generate_qa([PUMP], llm, questions_per_chunk=0)
+
+
+def test_structured_questions_are_read_from_json_and_a_broken_reply_from_its_lines():
+    from ragkit.tuning.qa_gen import parse_json_questions, questions_schema
+
+    llm = FakeLLM(responses={  # the first key found in a prompt answers it
+        "Question: How much water": "Up to 40 litres of water per minute.",
+        "Question: How long": "Two years.",
+        "40 litres": '{"questions": ["How much water does the pump move per minute?", "Which pump?"]}',
+        "warranty covers": '1. How long is the warranty period?',  # not JSON: read as lines
+    }, default="")
+    pairs = generate_qa([PUMP, WARRANTY], llm, questions_per_chunk=2, structured=True)
+    got = {(p.question, p.metadata["questions_from"]) for p in pairs}
+    assert got == {("How much water does the pump move per minute?", "json"),  # "Which pump?": too few words
+                   ("How long is the warranty period?", "lines")}
+    schema = questions_schema(3)
+    assert schema["properties"]["questions"]["maxItems"] == 3 and schema["required"] == ["questions"]
+    assert parse_json_questions('{"questions": "not a list"}', 2) is None
+    assert parse_json_questions('{"questions": ["What does the pump move?"]}', 2) == ["What does the pump move?"]
+
+
+def test_structured_is_chosen_by_the_backend():
+    class Constrained(FakeLLM):
+        supports_json_schema = True
+
+    llm = Constrained(responses={"Question:": "40 litres.",
+                                 "Reply with JSON only": '{"questions": ["How much water does the pump move?"]}'},
+                      default="")
+    pairs = generate_qa([PUMP], llm, questions_per_chunk=1)
+    assert [p.metadata["questions_from"] for p in pairs] == ["json"]
+    assert [p.metadata["questions_from"] for p in generate_qa([PUMP], FakeLLM(default="What does the pump move?"),
+                                                              questions_per_chunk=1)] == ["lines"]
