@@ -300,8 +300,23 @@ def scale_out() -> str:
     return "\n".join(lines)
 
 
+def qa_gen_structured() -> str:
+    """QA-pair generation, questions free-form vs JSON-constrained, the same chunks (qa_gen_structured.json)."""
+    data = _load("qa_gen_structured.json")
+    meta = data["meta"]
+    lines = [f"QA-pair generation by SmolLM2-135M, questions one a line vs JSON-constrained (`{meta['command']}`; the "
+             f"same demo chunks, {meta['questions_per_chunk']} questions asked per chunk, the same answer step and "
+             f"filter, modes alternated batch by batch; {meta['cpus']} cores{_load_note(meta)}):", "",
+             "| questions | chunks | questions read | chunks with none | read from JSON | fell back to lines | "
+             "pairs kept by the filter | seconds |", "|---|---|---|---|---|---|---|---|"]
+    for mode, r in data["rows"].items():
+        lines.append(f"| {mode} | {r['chunks']} | {r['questions']} of {r['asked']} | {r['chunks_without_question']} | "
+                     f"{r['read_from_json']} | {r['fell_back_to_lines']} | {r['kept_after_filter']} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
-    "scifact": scifact, "bm25-speed": bm25_speed, "serve-feedback": serve_feedback, "core-install": core_install, "scale-out": scale_out, "ingest": ingest, "cold-start": cold_start, "generate": generate,
+    "scifact": scifact, "bm25-speed": bm25_speed, "serve-feedback": serve_feedback, "core-install": core_install, "scale-out": scale_out, "qa-gen-structured": qa_gen_structured, "ingest": ingest, "cold-start": cold_start, "generate": generate,
     "ragas-judge": ragas_judge, "scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning,
     "scifact-resample": scifact_resample, "feedback-loop": feedback_loop, "feedback-loop-scifact": feedback_loop_scifact,
     "feedback-loop-scifact-hybrid": lambda: feedback_loop_scifact("feedback_loop_scifact_hybrid.json"),

@@ -5,10 +5,13 @@ The pipeline of Balaguer et al. (2024): (1) extract: the chunks of an index are 
 answers; (3) answer generation: the LLM answers each question from its passage alone. Step (4),
 filtering low-quality pairs, is ``ragkit.tuning.qa_filter.filter_qa``.
 
-Questions are asked for as JSON (``{"questions": [...]}``) and decoded under that schema where the
-backend can constrain decoding (``LLM.supports_json_schema``: transformers, llama.cpp, OpenAI-
-compatible servers); elsewhere, and for a reply that still does not parse, the reply is read one
-question a line (``parse_questions``). Each pair's ``metadata["questions_from"]`` says which.
+With ``structured=True`` the questions are asked for as JSON (``{"questions": [...]}``) and decoded
+under that schema where the backend can constrain decoding (``LLM.supports_json_schema``:
+transformers, llama.cpp, OpenAI-compatible servers); elsewhere, and for a reply that still does
+not parse, the reply is read one question a line (``parse_questions``). Each pair's
+``metadata["questions_from"]`` says which. One a line stays the default: with SmolLM2-135M the
+constrained replies parse (23 of 24) but fewer of their pairs survive the filter (3 vs 5 of 16
+chunks, ``benchmarks/qa_gen_structured.py``); a bigger model may turn that around.
 
 References: Balaguer et al., 2024, "RAG vs Fine-tuning: Pipelines, Tradeoffs, and a Case Study
 on Agriculture" (arXiv:2401.08406).
@@ -101,7 +104,7 @@ def generate_qa(
     batch_size: int = 16,
     max_new_tokens: int = 96,
     progress: Callable[[int, int], None] | None = None,
-    structured: bool | None = None,
+    structured: bool = False,
 ) -> list[QAPair]:
     """Write questions for each chunk with ``llm`` and answer them from the chunk.
 
@@ -115,8 +118,8 @@ def generate_qa(
         batch_size: chunks (and then questions) sent to the LLM per call.
         max_new_tokens: generation budget per reply.
         progress: optional callback ``(done, total)`` after each batch of chunks.
-        structured: ask for JSON questions under the schema (``None``: when ``llm`` can constrain
-            decoding to it; ``False``: one question a line, free-form).
+        structured: ask for JSON questions under the schema (decoded under it when ``llm`` can
+            constrain decoding); ``False``: one question a line, free-form.
 
     Returns:
         Unfiltered pairs: ``question``, ``answer``, ``chunk_id``, ``source``, ``contexts=[chunk
@@ -132,8 +135,7 @@ def generate_qa(
     pool.sort(key=lambda c: c.id)
     if max_chunks is not None and len(pool) > max_chunks:
         pool = sorted(random.Random(seed).sample(pool, max_chunks), key=lambda c: c.id)
-    if structured is None:
-        structured = bool(getattr(llm, "supports_json_schema", False))
+    structured = structured and bool(getattr(llm, "supports_json_schema", False))
     pairs: list[QAPair] = []
     done = 0
     for batch in _batches(pool, batch_size):
@@ -163,8 +165,10 @@ def _questions(llm: Any, batch: list[Any], n: int, max_new_tokens: int,
         replies = llm.chat([[{"role": "user", "content": QUESTION_PROMPT.format(n=n, text=c.text)}] for c in batch],
                            max_new_tokens=max_new_tokens)
         return [(parse_questions(r, n), "lines") for r in replies]
+    # about four characters a token: n capped strings and the JSON around them close within the budget
+    schema = questions_schema(n, max_length=max(40, max_new_tokens * 4 // (n + 1)))
     replies = llm.chat_json([[{"role": "user", "content": QUESTION_JSON_PROMPT.format(n=n, text=c.text)}] for c in batch],
-                            questions_schema(n), max_new_tokens=max_new_tokens)
+                            schema, max_new_tokens=max_new_tokens)
     out = []
     for reply in replies:
         parsed = parse_json_questions(reply, n)

@@ -57,10 +57,16 @@ def test_max_chunks_samples_and_llm_errors_propagate():
         generate_qa([PUMP], llm, questions_per_chunk=0)
 
 
+class Constrained(FakeLLM):
+    """A fake backend that says it constrains decoding (its chat_json is plain chat)."""
+
+    supports_json_schema = True
+
+
 def test_structured_questions_are_read_from_json_and_a_broken_reply_from_its_lines():
     from ragkit.tuning.qa_gen import parse_json_questions, questions_schema
 
-    llm = FakeLLM(responses={  # the first key found in a prompt answers it
+    llm = Constrained(responses={  # the first key found in a prompt answers it
         "Question: How much water": "Up to 40 litres of water per minute.",
         "Question: How long": "Two years.",
         "40 litres": '{"questions": ["How much water does the pump move per minute?", "Which pump?"]}',
@@ -76,14 +82,14 @@ def test_structured_questions_are_read_from_json_and_a_broken_reply_from_its_lin
     assert parse_json_questions('{"questions": ["What does the pump move?"]}', 2) == ["What does the pump move?"]
 
 
-def test_structured_is_chosen_by_the_backend():
-    class Constrained(FakeLLM):
-        supports_json_schema = True
-
+def test_structured_needs_a_backend_that_constrains_and_is_opt_in():
     llm = Constrained(responses={"Question:": "40 litres.",
                                  "Reply with JSON only": '{"questions": ["How much water does the pump move?"]}'},
                       default="")
-    pairs = generate_qa([PUMP], llm, questions_per_chunk=1)
-    assert [p.metadata["questions_from"] for p in pairs] == ["json"]
-    assert [p.metadata["questions_from"] for p in generate_qa([PUMP], FakeLLM(default="What does the pump move?"),
-                                                              questions_per_chunk=1)] == ["lines"]
+    assert [p.metadata["questions_from"] for p in generate_qa([PUMP], llm, questions_per_chunk=1, structured=True)] == ["json"]
+    llm = Constrained(responses={"Question:": "40 litres.", "one question per line": "What does the pump move?"},
+                      default="")
+    assert [p.metadata["questions_from"] for p in generate_qa([PUMP], llm, questions_per_chunk=1)] == ["lines"]
+    plain = FakeLLM(default="What does the pump move?")  # cannot constrain: the line prompt, asked or not
+    assert [p.metadata["questions_from"] for p in generate_qa([PUMP], plain, questions_per_chunk=1,
+                                                              structured=True)] == ["lines"]
