@@ -13,9 +13,23 @@ import os
 import platform
 import statistics
 import time
+from pathlib import Path
 from typing import Callable
 
-__all__ = ["alternate", "machine", "load_average"]
+__all__ = ["ROOT", "RESULTS", "offline", "alternate", "machine", "load_average"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def offline(**extra: str) -> None:
+    """Run offline: no model hub, quiet tokenizer threads (``extra`` adds variables). A variable already set wins.
+
+    Call it before any model library is imported: transformers reads these at import.
+    """
+    for name, value in {**OFFLINE, **extra}.items():
+        os.environ.setdefault(name, value)
 
 
 def load_average() -> list[float]:

@@ -34,13 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import RESULTS, ROOT, offline  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "benchmarks" / "results"
+offline()
+
 OUT = RESULTS / "scifact_lol.json"
 METRICS = ["ndcg@10", "recall@100", "recall@10", "mrr@10", "map"]
 TUNED = RESULTS / "scifact_tuning_cpu.json"

@@ -36,19 +36,19 @@ import json
 import os
 import platform
 import re
+import sys
 import time
 import zipfile
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import RESULTS, ROOT, offline  # noqa: E402
+
+offline()
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 console = Console(width=150)
 
 PUBLISHED = {
