@@ -5,6 +5,11 @@ skips the positive(s), passages of the same source document (``exclude_same_sour
 neighbouring chunk often answers the question too, which would be a false negative) and the
 first ``skip_top`` candidates, and keeps the next ``n``.
 
+Why not ``sentence_transformers.util.mine_hard_negatives``: it mines with an embedding model only
+(no BM25, the default here, as in DPR) and knows no source documents, so it cannot apply the
+same-source guard. Where the two do the same job (dense, no guard) they pick the same negatives;
+``tests/tuning/test_negatives.py`` pins that.
+
 References: Karpukhin et al., 2020, "Dense Passage Retrieval for Open-Domain Question
 Answering" (BM25 hard negatives); Xiong et al., 2021, "Approximate Nearest Neighbor Negative
 Contrastive Learning for Dense Text Retrieval" (ANCE; dense hard negatives).

@@ -53,3 +53,41 @@ def test_retriever_backed_mining_and_errors():
         mine_hard_negatives([PAIR], CHUNKS, method="splade")
     with pytest.raises(ValueError, match="empty corpus"):
         mine_hard_negatives([PAIR], [])
+
+
+@pytest.mark.slow
+def test_dense_mining_gives_sentence_transformers_mine_hard_negatives_where_they_do_the_same_job(tmp_path):
+    """sentence-transformers' miner is dense-only and knows no sources; with same-source exclusion off, ragkit's
+    dense miner must pick exactly its negatives. ragkit keeps its own for BM25 mining and the same-source guard."""
+    from datasets import Dataset
+    from sentence_transformers.util import mine_hard_negatives as st_mine
+
+    from ragkit.defaults import DEMO_CORPUS
+    from ragkit.indexes.store import ChunkStore
+    from ragkit.ingest import ingest
+    from ragkit.models import load_sentence_transformer
+
+    ingest([DEMO_CORPUS], tmp_path / "idx")
+    chunks = [c for c in ChunkStore.load(tmp_path / "idx") if len(c.text.split()) >= 8]
+    texts = list(dict.fromkeys(c.text for c in chunks))
+    by_text = {c.text: c for c in chunks}
+    questions = {"How long is the standard warranty period?": "12 years", "Which port does Modbus TCP use?": "502",
+                 "How often does the app update?": "5 minutes", "What batteries work with the X2?": "LFP"}
+    pairs = []
+    for q, needle in questions.items():
+        positive = next(t for t in texts if needle in t)
+        pairs.append(QAPair(question=q, chunk_id=by_text[positive].id, source=by_text[positive].source, contexts=[positive]))
+    model = load_sentence_transformer("minilm", "cpu")
+    embed = lambda xs: model.encode(xs, normalize_embeddings=True, batch_size=64)  # noqa: E731
+    ours = mine_hard_negatives(pairs, {by_text[t].id: t for t in texts}, n=3, method="dense", depth=30,
+                               exclude_same_source=False, embed=embed)
+    theirs = st_mine(Dataset.from_dict({"anchor": [p.question for p in pairs], "positive": [p.contexts[0] for p in pairs]}),
+                     model, corpus=texts, num_negatives=3, range_max=30, sampling_strategy="top",
+                     output_format="n-tuple", verbose=False)
+    assert len(theirs) == len(pairs)
+    for pair, row in zip(ours, theirs):
+        assert len(pair.negatives) == 3 and pair.negatives == [row[f"negative_{i}"] for i in (1, 2, 3)], pair.question
+    # what sentence-transformers cannot do: skip the positive's own document (neighbouring chunks answer too)
+    guarded = mine_hard_negatives(pairs, [by_text[t] for t in texts], n=3, method="dense", depth=30, embed=embed)
+    assert [g.negatives for g in guarded] != [p.negatives for p in ours]
+    assert all(by_text[t].source != g.source for g in guarded for t in g.negatives)
