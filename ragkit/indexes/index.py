@@ -34,6 +34,7 @@ from ragkit.indexes.index_text import TEXT_VERSION, check_text_version, index_te
 from ragkit.indexes.lock import index_lock
 from ragkit.indexes.manifest import IndexFormatError, new_manifest, read_manifest, write_manifest
 from ragkit.indexes.store import ChunkStore
+from ragkit.indexes.tokenize import corpus_split_identifiers
 from ragkit.types import Chunk
 
 __all__ = ["Index", "IndexMismatchError", "StaleIndexError"]
@@ -272,8 +273,8 @@ def _build_bm25(
     same_text = bool(old) and old.get("text_version", 1) == TEXT_VERSION  # else re-index (cheap)
     existing = BM25Index.load(path) if same_text and path.is_dir() and not rebuild else None
     wanted = {**(existing.params() if existing else {}), **(spec if isinstance(spec, dict) else {})}
-    if existing is None and "split_identifiers" not in wanted and any(c.language for c in store):
-        wanted["split_identifiers"] = "code"  # code-aware analysis for corpora with code
+    if existing is None and "split_identifiers" not in wanted:
+        wanted["split_identifiers"] = corpus_split_identifiers(store)  # code-aware for corpora with code
     if existing is not None and existing.params() == wanted:
         index = existing
     else:  # new settings: re-index from the store (BM25 indexing is fast)

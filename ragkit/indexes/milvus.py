@@ -33,7 +33,7 @@ import numpy as np
 
 from ragkit.indexes.index import IndexMismatchError
 from ragkit.indexes.index_text import index_text
-from ragkit.indexes.tokenize import STOPWORDS_EN, Analyzer
+from ragkit.indexes.tokenize import STOPWORDS_EN, Analyzer, corpus_split_identifiers
 from ragkit.registry import Component, register
 from ragkit.types import Chunk
 
@@ -90,14 +90,10 @@ def encode_terms(terms: Sequence[str]) -> str:
 
 
 def _row(chunk: Chunk, vector: np.ndarray, analyzer: Analyzer | None = None) -> dict[str, Any]:
-    row = _fields(chunk, vector)
-    if analyzer is not None:
-        row["bm25_text"] = encode_terms(analyzer(index_text(chunk)))[:_VARCHAR]
-    return row
-
-
-def _fields(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
+    """The collection row of ``chunk``; with ``analyzer``, also its ``bm25_text`` (ragkit terms)."""
+    terms = {"bm25_text": encode_terms(analyzer(index_text(chunk)))[:_VARCHAR]} if analyzer is not None else {}
     return {
+        **terms,
         "id": chunk.id,
         "text": chunk.text[:_VARCHAR],
         "source": chunk.source,
@@ -293,10 +289,11 @@ class MilvusIndex(Component):
         return info
 
     # -- creating --------------------------------------------------------------------------
-    def create(self, model_id: str, dimension: int, code: bool = False) -> None:
+    def create(self, model_id: str, dimension: int, split_identifiers: bool | str = True) -> None:
         """Create the collection (schema, BM25 function, indexes) unless it exists; then check it.
 
-        ``code``: the chunks hold source code (the default ragkit analysis is then code-aware).
+        ``split_identifiers``: the default ragkit analysis's identifier splitting (``"code"`` for
+        corpora with code, as ``corpus_split_identifiers`` decides); ``ragkit_analyzer`` overrides it.
         """
         if self.exists():
             self.check_embedder(model_id, dimension)
@@ -321,7 +318,7 @@ class MilvusIndex(Component):
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         ragkit_terms = None
         if self.terms == "ragkit":
-            ragkit_terms = Analyzer(**{"split_identifiers": "code" if code else True, **(self.ragkit_analyzer or {})}).config()
+            ragkit_terms = Analyzer(**{"split_identifiers": split_identifiers, **(self.ragkit_analyzer or {})}).config()
             schema.add_field("bm25_text", DataType.VARCHAR, max_length=_VARCHAR, enable_analyzer=True,
                              analyzer_params=_TERMS_ANALYZER)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
@@ -426,7 +423,7 @@ class MilvusIndex(Component):
         chunks = list(chunks)
         if model_id is None or dimension is None:
             model_id, dimension = embed.model_id, embed.dimension
-        self.create(model_id, dimension, code=any(c.language for c in chunks))
+        self.create(model_id, dimension, split_identifiers=corpus_split_identifiers(chunks))
         stored = self.hashes()
         wanted = {c.id: c for c in chunks}
         todo = [c for c in chunks if stored.get(c.id) != content_hash(c)]

@@ -28,7 +28,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["STOPWORDS_EN", "Analyzer"]
+__all__ = ["STOPWORDS_EN", "Analyzer", "corpus_split_identifiers"]
 
 # Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (also bm25s' "en" list).
 STOPWORDS_EN = frozenset(
@@ -45,6 +45,11 @@ _MIN_COMPOUND = 6  # shortest run-together part that is split
 # acronym before a capitalised word (HTTPServer -> HTTP Server).
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
 _CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def corpus_split_identifiers(chunks: Iterable[Any]) -> bool | str:
+    """The identifier splitting a corpus gets unless told otherwise: ``"code"`` when a chunk holds source code."""
+    return "code" if any(getattr(c, "language", None) for c in chunks) else True
 
 
 class Analyzer:
