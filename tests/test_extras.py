@@ -156,3 +156,12 @@ def test_the_python_api_names_the_missing_extra_too(tmp_path):
     assert result.stdout.strip() == ("RAISED trl this command needs ragkit's 'tune' extra (trl is missing): "
                                      "pip install 'ragkit[tune]'")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_module_examples_run():
+    import doctest
+
+    import ragkit.extras
+
+    result = doctest.testmod(ragkit.extras)
+    assert result.attempted >= 3 and result.failed == 0
