@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format", "bounded", "map_schema"]
+__all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format", "bounded", "map_schema",
+           "string_list_schema", "read_string_list"]
 
 MAX_WHITESPACE = 2
 """Consecutive whitespace characters the enforcer allows (a small model otherwise pads JSON with newlines)."""
@@ -36,6 +37,25 @@ def map_schema(schema: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> A
     if not isinstance(schema, dict):
         return schema
     return fn({k: map_schema(v, fn) for k, v in schema.items()})
+
+
+def string_list_schema(key: str, max_items: int, max_length: int, min_length: int = 1) -> dict[str, Any]:
+    """The schema of ``{key: [1..max_items strings of min_length..max_length characters]}`` and nothing else."""
+    item = {"type": "string", "minLength": min_length, "maxLength": max_length}
+    return {"type": "object", "properties": {key: {"type": "array", "items": item, "minItems": 1, "maxItems": max_items}},
+            "required": [key], "additionalProperties": False}
+
+
+def read_string_list(reply: str, key: str) -> list[str] | None:
+    """The list of strings under ``key`` in a JSON reply (``string_list_schema``), or None when it is not one."""
+    try:
+        data = json.loads(reply)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        return None
+    return items
 
 
 def bounded(schema: dict[str, Any], max_string: int, max_items: int) -> dict[str, Any]:

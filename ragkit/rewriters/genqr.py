@@ -31,11 +31,11 @@ the feedback variants); Cormack et al. 2009 (reciprocal rank fusion).
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
 from ragkit.defaults import RRF_K
+from ragkit.llm.structured import read_string_list, string_list_schema
 from ragkit.registry import alias, register
 from ragkit.rewriters.base import LLMRewriter, Rewrite, RewriteWarning, TextQueries, feedback_texts, parse_keywords
 from ragkit.types import Hit
@@ -134,9 +134,7 @@ class GenQR(LLMRewriter):
         return self.structured and bool(getattr(self._model(), "supports_json_schema", False))
 
     def _schema(self) -> dict[str, Any]:
-        item = {"type": "string", "minLength": 2, "maxLength": 60}
-        return {"type": "object", "required": ["keywords"], "additionalProperties": False,
-                "properties": {"keywords": {"type": "array", "items": item, "minItems": 1, "maxItems": self.max_keywords}}}
+        return string_list_schema("keywords", self.max_keywords, max_length=60, min_length=2)
 
     def _prompt(self, instruction: str, query: str, docs: list[str]) -> list[dict[str, str]]:
         if docs:
@@ -212,11 +210,7 @@ alias("rewriter", "genqr-fusion-rf", "genqr", fusion=True, fb_docs=3)
 
 def _keyword_text(reply: str) -> str:
     """A reply as ``parse_keywords`` reads it: a JSON ``{"keywords": [...]}`` as one comma list, else as it is."""
-    try:
-        data = json.loads(reply)
-    except (json.JSONDecodeError, TypeError):
+    items = read_string_list(reply, "keywords")
+    if items is None:
         return reply
-    items = data.get("keywords") if isinstance(data, dict) else None
-    if isinstance(items, list) and all(isinstance(k, str) for k in items):
-        return ", ".join(" ".join(k.replace(",", " ").split()) for k in items)
-    return reply
+    return ", ".join(" ".join(k.replace(",", " ").split()) for k in items)

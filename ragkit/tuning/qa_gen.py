@@ -19,11 +19,11 @@ on Agriculture" (arXiv:2401.08406).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from typing import Any, Callable, Iterable
 
+from ragkit.llm.structured import read_string_list, string_list_schema
 from ragkit.tuning.data import QAPair
 
 __all__ = ["QUESTION_PROMPT", "QUESTION_JSON_PROMPT", "ANSWER_PROMPT", "questions_schema", "parse_questions",
@@ -72,19 +72,13 @@ def parse_questions(text: str, n: int) -> list[str]:
 
 def questions_schema(n: int, max_length: int = 200) -> dict[str, Any]:
     """The JSON schema of a question-writing reply: ``{"questions": [1..n strings]}``."""
-    item = {"type": "string", "minLength": 8, "maxLength": max_length}
-    return {"type": "object", "properties": {"questions": {"type": "array", "items": item, "minItems": 1, "maxItems": n}},
-            "required": ["questions"], "additionalProperties": False}
+    return string_list_schema("questions", n, max_length, min_length=8)
 
 
 def parse_json_questions(text: str, n: int) -> list[str] | None:
     """Questions from a JSON reply (cleaned as ``parse_questions`` cleans lines), or None when it does not parse."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    items = data.get("questions") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not all(isinstance(q, str) for q in items):
+    items = read_string_list(text, "questions")
+    if items is None:
         return None
     return parse_questions("\n".join(q.replace("\n", " ") for q in items), n)
 
