@@ -165,3 +165,54 @@ def test_the_module_examples_run():
 
     result = doctest.testmod(ragkit.extras)
     assert result.attempted >= 3 and result.failed == 0
+
+
+# Score every non-LLM ragas metric ragkit offers (semantic_similarity aside: it only needs the core's
+# sentence-transformers) with the modules given in argv[1] made unimportable.
+RAGAS_SCORES = textwrap.dedent("""
+    import json, sys
+    for name in json.loads(sys.argv[1]):
+        sys.modules[name] = None
+    from ragkit.eval.ragas import NON_LLM_METRICS, RagasSample, ragas_scores
+    passage = "The warranty lasts twelve years."
+    sample = RagasSample("How long?", "twelve years", "twelve years", [passage], [passage])
+    r = ragas_scores([sample], metrics=[m for m in NON_LLM_METRICS if m != "semantic_similarity"])
+    assert not any(r["missing"].values()), r["missing"]
+""")
+
+
+def _installed_by(requirements: set[str]) -> set[str]:
+    """The distributions ``pip install`` of these requirement names brings, following installed metadata."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = list(requirements)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            lines = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for line in lines:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def test_eval_extra_installs_what_ragas_metrics_import():
+    # ragas leaves the backends of its string metrics (rapidfuzz, sacrebleu, rouge-score) to its own
+    # [all] extra: a `pip install 'ragkit[eval]'` without them failed on the first string_similarity.
+    # Here every installed module that core + [eval] would not install is made unimportable.
+    declared = _installed_by({_name(r) for r in PROJECT["dependencies"]} | _expanded("eval"))
+    absent = sorted(module for module, dists in packages_distributions().items()
+                    if module.isidentifier() and module != "ragkit"
+                    and not {d.lower().replace("_", "-") for d in dists} & declared)
+    done = subprocess.run([sys.executable, "-c", RAGAS_SCORES, json.dumps(absent)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-1500:]
