@@ -18,8 +18,9 @@ from ragkit.types import Chunk
 __all__ = ["CHUNKS_VERSION", "Connector", "ParseError", "ConnectorWarning"]
 
 # Bumped when connectors cut the same file into different chunks, so that `ragkit ingest`
-# re-chunks unchanged files. 2: module-level Python assignments are named chunks.
-CHUNKS_VERSION = 2
+# re-chunks unchanged files. 2: module-level Python assignments are named chunks; 3: a Python
+# definition or assignment starts at the comment block right above it.
+CHUNKS_VERSION = 3
 
 
 class ParseError(Exception):

@@ -7,6 +7,11 @@ nested classes ``"Outer.Inner.method"``). Module-level assignments are named chu
 (``kind="constant"`` / ``"variable"``, see ``python_constants``); imports and other module-level
 code become ``kind="module"`` chunks. A file that does not parse falls back to line windows.
 
+A ``#`` comment block right above a definition or assignment (same indentation, no blank line
+between) belongs to it, as the tree-sitter connector does for doc comments: its lines start the
+chunk, so ``# How close the DST periods have to be`` is indexed with ``_DST_CONSENSUS_WINDOW =
+…`` instead of being dropped as a comment-only run of module code.
+
 Importing this module also registers the other code connectors: ``"tree-sitter"``
 (JavaScript, TypeScript, Java, Go, Rust, C, C++) and ``"lines"`` (any other text file);
 ``ragkit.connectors.languages.connector_for(path)`` picks one by extension.
@@ -29,6 +34,7 @@ from ragkit.connectors.lines import (  # also registers "lines"
     source_name,
     window_chunks,
 )
+from ragkit.connectors.python_comments import leading_comment
 from ragkit.connectors.python_constants import python_assignments
 from ragkit.connectors.symbols import Definition, definition_chunks
 from ragkit.registry import register
@@ -127,6 +133,9 @@ def python_definitions(
     for node in body:
         if isinstance(node, _FUNCS + (ast.ClassDef,)):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            comment = leading_comment(lines, start)
+            if comment is not None:
+                start = comment[0]
             qual = scope + (node.name,)
             is_class = isinstance(node, ast.ClassDef)
             defs.append(

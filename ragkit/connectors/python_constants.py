@@ -7,12 +7,18 @@ every target is UPPER_CASE, else ``"variable"``; ``symbol`` = the target names j
 ``", "``), so it gets a chunk of its own with exact line provenance. Consecutive one-line
 assignments stay separate chunks: each is found by its own name. ``__all__`` and other dunder
 names (``__version__`` excepted) stay module code: they list names, they do not define them.
+
+A ``#`` comment block right above an assignment (Sphinx's ``#:`` doc comments included) is part of
+its chunk, and its text is the definition's ``metadata["docstring"]`` (with ``docstring_lines``),
+as for a tree-sitter doc comment.
 """
 
 from __future__ import annotations
 
 import ast
+from typing import Any
 
+from ragkit.connectors.python_comments import leading_comment
 from ragkit.connectors.symbols import Definition
 
 __all__ = ["python_assignments"]
@@ -56,13 +62,20 @@ def python_assignments(body: list[ast.stmt], lines: list[str]) -> list[Definitio
         if names is None:
             continue
         kind = "constant" if all(n.upper() == n for n in names) else "variable"
+        metadata: dict[str, Any] = {"signature": lines[node.lineno - 1].strip()}
+        start = node.lineno
+        comment = leading_comment(lines, start)
+        if comment is not None:
+            start = comment[0]
+            metadata["docstring"] = comment[1]
+            metadata["docstring_lines"] = [start, node.lineno - 1]
         defs.append(
             Definition(
                 kind=kind,
                 symbol=", ".join(dict.fromkeys(names)),
-                start=node.lineno,
+                start=start,
                 end=node.end_lineno or node.lineno,
-                metadata={"signature": lines[node.lineno - 1].strip()},
+                metadata=metadata,
             )
         )
     return defs

@@ -12,6 +12,7 @@ from ragkit.connectors.code import PythonConnector
 from ragkit.connectors.dispatch import connector_for
 from ragkit.connectors.languages import connector_name, language_of
 from ragkit.connectors.lines import LineWindowConnector
+from ragkit.connectors.python_comments import leading_comment
 from ragkit.registry import build
 from ragkit.types import Chunk
 
@@ -208,8 +209,8 @@ def test_source_name_and_config_round_trip(py):
     assert build("connector", config).to_config() == config
 
 
-def _top_level_defs(tree: ast.Module) -> set[tuple[str, int, int]]:
-    """(name, first line incl. decorators, last line) of every def not nested in a function."""
+def _top_level_defs(tree: ast.Module, lines: list[str]) -> set[tuple[str, int, int]]:
+    """(name, first line incl. decorators and the comment block above, last line) of every def not nested in a function."""
     out: set[tuple[str, int, int]] = set()
 
     def visit(node: ast.AST, in_function: bool) -> None:
@@ -217,7 +218,8 @@ def _top_level_defs(tree: ast.Module) -> set[tuple[str, int, int]]:
             is_func = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
             if is_func and not in_function:
                 first = min([child.lineno] + [d.lineno for d in child.decorator_list])
-                out.add((child.name, first, child.end_lineno))
+                comment = leading_comment(lines, first)
+                out.add((child.name, comment[0] if comment else first, child.end_lineno))
             visit(child, in_function or is_func)
 
     visit(tree, False)
@@ -241,7 +243,8 @@ def test_ragkit_source_tree_slices_back_exactly():
             (symbol.rsplit(".", 1)[-1], parts[0].start_line, parts[-1].end_line)
             for (symbol, _), parts in spans.items()
         }
-        assert found == _top_level_defs(ast.parse(path.read_text(encoding="utf-8"))), path
+        text = path.read_text(encoding="utf-8")
+        assert found == _top_level_defs(ast.parse(text), text.split("\n")), path
         checked += len(found)
     assert checked > 100
 
