@@ -5,7 +5,8 @@ provenance unchanged); the header is added only when indexing and embedding, so 
 found by what surrounds it, not only by its body:
 
 - code: ``path · language · Qualified.symbol``, plus the signature on continuation pieces
-  (``metadata["part"] > 0``) of a definition cut into windows;
+  (``metadata["part"] > 0``) of a definition cut into windows, and for a Python special method
+  what it does (``__contains__`` -> "membership test: item in obj", see ``dunder_glossary``);
 - documents (Markdown, PDF): ``path · Heading › Sub-heading``;
 - a plain text chunk without heading, page or language (a BEIR document, whose source is an
   id) gets no header, so its indexed text is its text.
@@ -19,12 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ragkit.indexes.dunder_glossary import dunder_meaning
 from ragkit.indexes.manifest import IndexFormatError
 from ragkit.types import Chunk
 
 __all__ = ["TEXT_VERSION", "header", "index_text", "check_text_version"]
 
-TEXT_VERSION = 2  # 1: Chunk.text only; 2: contextual header + Chunk.text
+# 1: Chunk.text only; 2: contextual header + Chunk.text; 3: Python special methods glossed
+TEXT_VERSION = 3
 
 
 def header(chunk: Chunk) -> str:
@@ -42,6 +45,9 @@ def header(chunk: Chunk) -> str:
     signature = chunk.metadata.get("signature")
     if signature and chunk.metadata.get("part", 0) > 0:
         lines.append(str(signature))
+    meaning = dunder_meaning(chunk.symbol) if chunk.language == "python" else None
+    if meaning:
+        lines.append(f"({meaning})")
     return "\n".join(lines)
 
 
@@ -62,7 +68,7 @@ def check_text_version(section: dict[str, Any] | None, directory: str | Path, ki
     found = (section or {}).get("text_version", 1)
     if found != TEXT_VERSION:
         raise IndexFormatError(
-            f"the {kind} index in {directory} was built from index text version {found} (chunk "
-            f"text only); this ragkit indexes version {TEXT_VERSION} (path, symbol, signature and "
-            f"heading headers): re-index with `ragkit index {directory} --rebuild`"
+            f"the {kind} index in {directory} was built from index text version {found}; this ragkit "
+            f"indexes version {TEXT_VERSION} (path, symbol, signature and heading headers, Python "
+            f"special methods glossed): re-index with `ragkit index {directory} --rebuild`"
         )

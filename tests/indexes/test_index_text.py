@@ -9,9 +9,10 @@ import pytest
 
 from ragkit.connectors.code import PythonConnector
 from ragkit.indexes.bm25 import BM25Index
-from ragkit.indexes.index_text import TEXT_VERSION, check_text_version, index_text
+from ragkit.indexes.index_text import TEXT_VERSION, check_text_version, header, index_text
 from ragkit.indexes.manifest import IndexFormatError
 from ragkit.indexes.tokenize import Analyzer
+from ragkit.types import Chunk
 
 dateutil = pytest.importorskip("dateutil")
 SRC = Path(dateutil.__file__).parent
@@ -74,3 +75,15 @@ def test_old_text_version_says_rebuild(tmp_path):
     with pytest.raises(IndexFormatError, match="--rebuild"):
         check_text_version({"n_docs": 3}, tmp_path, "dense")
     check_text_version({"text_version": TEXT_VERSION}, tmp_path, "dense")
+
+
+def test_python_special_methods_are_glossed_in_the_header():
+    contains = Chunk(text="def __contains__(self, item):\n    return item in self._cache", source="rrule.py",
+                     kind="method", language="python", symbol="rrulebase.__contains__", start_line=1, end_line=2)
+    assert header(contains) == "rrule.py · python · rrulebase.__contains__\n(membership test: item in obj)"
+    plain = Chunk(text="def count(self): ...", source="rrule.py", kind="method", language="python",
+                  symbol="rrulebase.count", start_line=3, end_line=3)
+    assert header(plain) == "rrule.py · python · rrulebase.count"
+    go = Chunk(text="func __call__() {}", source="x.go", kind="function", language="go", symbol="__call__",
+               start_line=1, end_line=1)
+    assert "(" not in header(go)  # the glossary is Python's data model
