@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_LLM_BACKEND",
     "default_llm",
     "RRF_K",
+    "CODE_FUSION",
     "DEFAULT_K",
     "RERANK_DEPTH_FACTOR",
     "DEMO_CORPUS",
@@ -29,6 +30,10 @@ DEFAULT_LLM_BACKEND = "transformers"
 
 RRF_K = 60
 """The reciprocal rank fusion constant (Cormack et al. 2009)."""
+
+CODE_FUSION = {"fusion": "weighted", "weights": [0.3, 0.7], "normalization": "minmax"}
+"""The hybrid fusion of an index with code (code-aware BM25 analysis) unless one is given: the best
+fusion on the dateutil dev questions of ``benchmarks/code_qa.py`` (RRF stays the default elsewhere)."""
 
 DEFAULT_K = 4
 """Passages given to the generator."""

@@ -100,7 +100,7 @@ class IndexRetriever(Component):
 
     def use_index(self, index: Index) -> None:
         """Share an already opened ``Index`` (same directory) instead of opening it again."""
-        for cached in ("_allowed_ids", "_engine", "_embedder", "_retrievers"):
+        for cached in ("_allowed_ids", "_engine", "_embedder", "_retrievers", "_resolved"):
             self.__dict__.pop(cached, None)
         self._opened = index
 

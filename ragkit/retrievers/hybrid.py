@@ -1,5 +1,10 @@
 """Hybrid retriever: BM25 and dense candidates fused by RRF or weighted score fusion.
 
+Unless a fusion is given, an index built with code-aware analysis (a corpus with source code)
+fuses by ``ragkit.defaults.CODE_FUSION`` (weighted min-max fusion, dense 0.7: on code questions
+BM25's identifier matches are noisy and RRF lets them push out dense hits; chosen on the dev
+questions of ``benchmarks/code_qa.py``), any other index by RRF.
+
 It is ``TextVectorSearch`` (``retrieve_text_vectors``): a query vector made by a rewriter (a
 trained PRF encoder, ``lol:DIR``) replaces the embedded text on the dense side while BM25 still
 reads the text. It is not ``VectorSearch``: vector-only search would drop the BM25 half.
@@ -15,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ragkit.defaults import RRF_K
+from ragkit.defaults import CODE_FUSION, RRF_K
 from ragkit.indexes import fusion as fuse
 from ragkit.registry import register
 from ragkit.retrievers.base import IndexRetriever
@@ -34,8 +39,9 @@ class HybridRetriever(IndexRetriever):
 
     Args:
         index: index directory with both sub-indexes.
-        fusion: ``"rrf"`` (rank based, no tuning) or ``"weighted"`` (normalised scores).
-        weights: ``[bm25, dense]`` weights (default ``[1, 1]``).
+        fusion: ``"rrf"`` (rank based, no tuning) or ``"weighted"`` (normalised scores); default
+            ``CODE_FUSION`` (fusion, weights and normalisation) on a code index, else ``"rrf"``.
+        weights: ``[bm25, dense]`` weights (default ``[1, 1]``, or the code fusion's).
         rrf_k: the RRF constant.
         normalization: score normalisation for weighted fusion: ``minmax``, ``zscore``, ``none``.
         depth: candidates taken from each retriever before fusing.
@@ -50,10 +56,10 @@ class HybridRetriever(IndexRetriever):
     def __init__(
         self,
         index: str,
-        fusion: str = "rrf",
+        fusion: str | None = None,
         weights: list[float] | None = None,
         rrf_k: int = RRF_K,
-        normalization: str = "minmax",
+        normalization: str | None = None,
         depth: int = 100,
         embedder: str | None = None,
         k1: float | None = None,
@@ -62,9 +68,9 @@ class HybridRetriever(IndexRetriever):
         batch_size: int = 64,
         device: str | None = None,
     ):
-        if fusion not in FUSIONS:
+        if fusion is not None and fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if normalization not in fuse.NORMALIZATIONS:
+        if normalization is not None and normalization not in fuse.NORMALIZATIONS:
             raise ValueError(f"unknown normalization {normalization!r}; choose one of {fuse.NORMALIZATIONS}")
         if weights is not None and len(weights) != 2:
             raise ValueError(f"weights are [bm25, dense], got {weights!r}")
@@ -94,6 +100,19 @@ class HybridRetriever(IndexRetriever):
             parts = self._retrievers = (sparse, dense)
         return parts
 
+    def resolved(self) -> dict[str, Any]:
+        """The fusion this retriever applies: ``{"fusion", "weights", "normalization"}`` (opens the index)."""
+        found = getattr(self, "_resolved", None)
+        if found is None:
+            code = (self._open().manifest.get("bm25") or {}).get("split_identifiers") == "code"
+            base = dict(CODE_FUSION) if code and self.fusion is None else {"fusion": self.fusion or "rrf"}
+            found = self._resolved = {
+                "fusion": base["fusion"],
+                "weights": list(self.weights) if self.weights is not None else base.get("weights"),
+                "normalization": self.normalization or base.get("normalization", "minmax"),
+            }
+        return found
+
     def warm_up(self) -> None:
         """Load both parts now (not on the first query)."""
         for part in self._parts():
@@ -101,10 +120,11 @@ class HybridRetriever(IndexRetriever):
 
     def fuse(self, sparse: list[Hit], dense: list[Hit], k: int) -> list[Hit]:
         """Fuse one query's BM25 and dense hits into the top ``k``."""
-        if self.fusion == "rrf":
-            fused = fuse.rrf([sparse, dense], rrf_k=self.rrf_k, weights=self.weights, limit=k)
+        how = self.resolved()
+        if how["fusion"] == "rrf":
+            fused = fuse.rrf([sparse, dense], rrf_k=self.rrf_k, weights=how["weights"], limit=k)
         else:
-            fused = fuse.weighted([sparse, dense], weights=self.weights, normalization=self.normalization, limit=k)
+            fused = fuse.weighted([sparse, dense], weights=how["weights"], normalization=how["normalization"], limit=k)
         for hit in fused:
             hit.retriever = "hybrid"
         return fused

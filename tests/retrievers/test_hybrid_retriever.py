@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import pytest
 
+from ragkit.defaults import CODE_FUSION
 from ragkit.indexes import fusion
+from ragkit.indexes.index import Index
 from ragkit.registry import build
 from ragkit.retrievers.bm25 import BM25Retriever
 from ragkit.retrievers.dense import DenseRetriever
 from ragkit.retrievers.hybrid import HybridRetriever
+from tests.retrievers.conftest import CHUNKS
 
 
 def test_rrf_hybrid_equals_fusing_the_two_retrievers(index_dir):
     queries = ["reset router", "purring cat", "warranty"]
-    hybrid = build("retriever", {"type": "hybrid", "index": index_dir, "depth": 6})
+    hybrid = build("retriever", {"type": "hybrid", "index": index_dir, "depth": 6, "fusion": "rrf"})
     fused = hybrid.retrieve(queries, k=4)
     sparse = BM25Retriever(index_dir).retrieve(queries, k=6)
     dense = DenseRetriever(index_dir).retrieve(queries, k=6)
@@ -20,6 +23,24 @@ def test_rrf_hybrid_equals_fusing_the_two_retrievers(index_dir):
         assert [(h.chunk_id, h.score) for h in got] == [(h.chunk_id, h.score) for h in expected]
         assert all(h.retriever == "hybrid" and h.chunk is not None for h in got)
         assert [h.rank for h in got] == list(range(1, len(got) + 1))
+
+
+def test_a_code_index_fuses_by_the_code_default_and_prose_by_rrf(index_dir, tmp_path):
+    queries = ["reset router", "warranty claim"]
+    sparse = BM25Retriever(index_dir).retrieve(queries, k=6)
+    dense = DenseRetriever(index_dir).retrieve(queries, k=6)
+    code = HybridRetriever(index_dir, depth=6)  # the fixture holds code: code-aware BM25 analysis
+    assert code.resolved() == CODE_FUSION
+    for got, s, d in zip(code.retrieve(queries, k=4), sparse, dense):
+        expected = fusion.weighted([s, d], weights=CODE_FUSION["weights"], normalization="minmax", limit=4)
+        assert [(h.chunk_id, h.score) for h in got] == [(h.chunk_id, h.score) for h in expected]
+    # a fusion asked for wins; its weights default to [1, 1], not the code fusion's
+    assert HybridRetriever(index_dir, fusion="weighted").resolved() == {
+        "fusion": "weighted", "weights": None, "normalization": "minmax"}
+    assert HybridRetriever(index_dir, weights=[0.5, 0.5]).resolved()["weights"] == [0.5, 0.5]
+    prose = tmp_path / "prose"
+    Index.create(prose, [c for c in CHUNKS if c.language is None], show_progress=False)
+    assert HybridRetriever(str(prose)).resolved() == {"fusion": "rrf", "weights": None, "normalization": "minmax"}
 
 
 def test_weighted_fusion_and_weights(index_dir):

@@ -30,8 +30,10 @@ FAKE = {"type": "llm", "llm": {"type": "fake", "responses": {q["question"]: f"{q
 # ("pair" vs "pairing", "cleaned" vs "clean"), and Milvus' BM25 field holds the chunk text without the
 # contextual header and code identifier splitting the local BM25 indexes (ragkit.indexes.index_text),
 # so BM25 differs on 4 of the 56 demo questions and hybrid, through its BM25 side, on 1. Dense (same
-# vectors) must agree exactly.
-PAIRS = (("bm25", "milvus-bm25", 4), ("dense", "milvus-dense", 0), ("hybrid", "milvus-hybrid", 1))
+# vectors) must agree exactly. milvus-hybrid fuses by RRF (the server's RRFRanker), so it is compared
+# with local RRF hybrid, not with the local code-index default (weighted fusion, CODE_FUSION).
+PAIRS = (("bm25", "milvus-bm25", 4), ("dense", "milvus-dense", 0),
+         ({"type": "hybrid", "fusion": "rrf"}, "milvus-hybrid", 1))
 
 
 @pytest.fixture(scope="module")
