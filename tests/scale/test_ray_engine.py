@@ -81,7 +81,8 @@ def test_ray_into_milvus_answers_with_the_local_citations(built, milvus_server):
     result = ray_index(root / "ray", workers=2, milvus=where)
     assert result["upserted"] == 45 and result["deleted"] == 0
     questions = [q["question"] for q in QA]
-    a = Pipeline(index=str(root / "local"), retriever="hybrid", generator=FAKE).ask(questions)
+    # milvus-hybrid fuses by RRF: compared with local RRF, not the local code-index default
+    a = Pipeline(index=str(root / "local"), retriever={"type": "hybrid", "fusion": "rrf"}, generator=FAKE).ask(questions)
     b = Pipeline(index=str(root / "ray"), retriever={"type": "milvus-hybrid", **where}, generator=FAKE).ask(questions)
     differ = [x.question for x, y in zip(b, a) if [c.chunk_id for c in x.citations] != [c.chunk_id for c in y.citations]]
     # Milvus' BM25 side indexes the chunk text without ragkit's contextual header (see test_milvus_retrievers)
