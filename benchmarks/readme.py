@@ -191,11 +191,11 @@ def scifact_lol() -> str:
     return render_markdown(_load("scifact_lol.json"))
 
 
-def generator_reasoning() -> str:
-    """rag vs rag-reasoning LoRA (generator_reasoning.json; the table is the benchmark's own)."""
+def generator_reasoning(name: str = "generator_reasoning.json") -> str:
+    """rag vs rag-reasoning LoRA (generator_reasoning*.json: demo pairs, code QA sets; the table is the benchmark's own)."""
     from benchmarks.generator_reasoning import _readme
 
-    return _readme(_load("generator_reasoning.json"))
+    return _readme(_load(name))
 
 
 def scifact_resample() -> str:
@@ -346,6 +346,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "code-qa": code_qa,
     "scifact": scifact, "bm25-speed": bm25_speed, "serve-feedback": serve_feedback, "core-install": core_install, "scale-out": scale_out, "qa-gen-structured": qa_gen_structured, "ingest": ingest, "cold-start": cold_start, "generate": generate,
     "ragas-judge": ragas_judge, "scifact-lol": scifact_lol, "generator-reasoning": generator_reasoning,
+    "generator-reasoning-code": lambda: generator_reasoning("generator_reasoning_code.json"),
     "scifact-resample": scifact_resample, "feedback-loop": feedback_loop, "feedback-loop-scifact": feedback_loop_scifact,
     "feedback-loop-scifact-hybrid": lambda: feedback_loop_scifact("feedback_loop_scifact_hybrid.json"),
     "feedback-loop-scifact-best": lambda: feedback_loop_scifact("feedback_loop_scifact_best.json"),
