@@ -23,8 +23,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from ragkit.grounding import content_words
 from ragkit.tuning.data import QAPair
-from ragkit.tuning.qa_filter import content_tokens
 
 __all__ = ["CAR_PROMPT", "is_ambiguous", "valid_rewrite", "car_rewrite"]
 
@@ -47,10 +47,10 @@ def is_ambiguous(query: str, positive: str, max_words: int = 4, min_overlap: flo
         min_overlap: queries with less than this fraction of content words in ``positive``
             are ambiguous.
     """
-    words = content_tokens(query)
+    words = content_words(query)
     if len(words) <= max_words:
         return True
-    return len(words & content_tokens(positive)) / len(words) < min_overlap
+    return len(words & content_words(positive)) / len(words) < min_overlap
 
 
 def valid_rewrite(rewrite: str, query: str, document: str, max_rewrite_words: int = 40) -> bool:

@@ -26,34 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ragkit.defaults import DEFAULT_EMBEDDER
+from ragkit.grounding import content_words
 from ragkit.tuning.data import QAPair
 
-__all__ = ["FilterReport", "content_tokens", "looks_like_question", "support_score", "jaccard", "dedup", "kmeans", "kmeans_select", "filter_qa"]
+__all__ = ["FilterReport", "looks_like_question", "support_score", "jaccard", "dedup", "kmeans", "kmeans_select", "filter_qa"]
 
-_STOP = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have how i if in
-    into is it its may might of on or our should so than that the their them then there these they
-    this those to was we were what when where which while who whom whose why will with would you
-    your not no yes also about""".split()
-)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _QWORDS = frozenset(
     "what which who whom whose when where why how is are was were does do did can could should would will "
     "may might has have had list name describe explain".split()
 )
 _IDK = re.compile(r"\b(?:i\s+do\s*n[o']?t\s+know|not\s+(?:mentioned|stated|provided)|no\s+information|cannot\s+answer)\b", re.I)
-
-
-def content_tokens(text: str) -> set[str]:
-    """Lower-cased word tokens minus stopwords, a trailing plural ``s`` stripped."""
-    out = set()
-    for w in _WORD.findall(text.lower()):
-        if w in _STOP:
-            continue
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.add(w)
-    return out
 
 
 def looks_like_question(text: str) -> bool:
@@ -65,10 +48,10 @@ def looks_like_question(text: str) -> bool:
 
 def support_score(answer: str, context: str) -> float:
     """Fraction of the answer's content words found in ``context`` (0 for an empty answer)."""
-    words = content_tokens(answer)
+    words = content_words(answer)
     if not words:
         return 0.0
-    return len(words & content_tokens(context)) / len(words)
+    return len(words & content_words(context)) / len(words)
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -92,7 +75,7 @@ def dedup(pairs: list[QAPair], threshold: float = 0.8) -> tuple[list[QAPair], in
     index: dict[str, list[int]] = collections.defaultdict(list)
     dropped = 0
     for p in pairs:
-        toks = content_tokens(p.question)
+        toks = content_words(p.question)
         candidates = {i for w in toks for i in index.get(w, ())}
         if not toks:
             candidates = {i for i, t in enumerate(kept_tokens) if not t}
@@ -220,7 +203,7 @@ def filter_qa(
             report.dropped["not_question"] += 1
         elif _IDK.search(a):
             report.dropped["idk"] += 1
-        elif content_tokens(a) <= content_tokens(q):
+        elif content_words(a) <= content_words(q):
             report.dropped["echo"] += 1
         elif len(q.split()) > max_question_words or len(a.split()) > max_answer_words:
             report.dropped["length"] += 1
