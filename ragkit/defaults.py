@@ -6,6 +6,7 @@ Every module that needs one of these imports it from here, so a default is chang
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 __all__ = [
     "DEFAULT_EMBEDDER",
@@ -31,7 +32,7 @@ DEFAULT_LLM_BACKEND = "transformers"
 RRF_K = 60
 """The reciprocal rank fusion constant (Cormack et al. 2009)."""
 
-CODE_FUSION = {"fusion": "weighted", "weights": [0.3, 0.7], "normalization": "minmax"}
+CODE_FUSION = MappingProxyType({"fusion": "weighted", "weights": (0.3, 0.7), "normalization": "minmax"})
 """The hybrid fusion of an index with code (code-aware BM25 analysis) unless one is given: the best
 fusion on the dateutil dev questions of ``benchmarks/code_qa.py`` (RRF stays the default elsewhere)."""
 

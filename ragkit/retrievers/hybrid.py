@@ -105,10 +105,11 @@ class HybridRetriever(IndexRetriever):
         found = getattr(self, "_resolved", None)
         if found is None:
             code = (self._open().manifest.get("bm25") or {}).get("split_identifiers") == "code"
-            base = dict(CODE_FUSION) if code and self.fusion is None else {"fusion": self.fusion or "rrf"}
+            base = CODE_FUSION if code and self.fusion is None else {"fusion": self.fusion or "rrf"}
+            weights = self.weights if self.weights is not None else base.get("weights")
             found = self._resolved = {
                 "fusion": base["fusion"],
-                "weights": list(self.weights) if self.weights is not None else base.get("weights"),
+                "weights": list(weights) if weights is not None else None,
                 "normalization": self.normalization or base.get("normalization", "minmax"),
             }
         return found

@@ -30,7 +30,7 @@ def test_a_code_index_fuses_by_the_code_default_and_prose_by_rrf(index_dir, tmp_
     sparse = BM25Retriever(index_dir).retrieve(queries, k=6)
     dense = DenseRetriever(index_dir).retrieve(queries, k=6)
     code = HybridRetriever(index_dir, depth=6)  # the fixture holds code: code-aware BM25 analysis
-    assert code.resolved() == CODE_FUSION
+    assert code.resolved() == {**CODE_FUSION, "weights": list(CODE_FUSION["weights"])}
     for got, s, d in zip(code.retrieve(queries, k=4), sparse, dense):
         expected = fusion.weighted([s, d], weights=CODE_FUSION["weights"], normalization="minmax", limit=4)
         assert [(h.chunk_id, h.score) for h in got] == [(h.chunk_id, h.score) for h in expected]
