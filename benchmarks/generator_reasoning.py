@@ -50,7 +50,7 @@ console = Console(width=150)
 _CITES = re.compile(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 
 
-def _score(output: str, gold_answer: str, gold: int, fmt: str) -> dict:
+def _score(output: str, gold_answer: str, gold: int, fmt: str, symbol: str | None = None) -> dict:
     """Per-question scores of one reply (see the module docstring)."""
     from ragkit import reasoning
     from ragkit.eval.answers import normalize_answer, token_f1
@@ -66,6 +66,11 @@ def _score(output: str, gold_answer: str, gold: int, fmt: str) -> dict:
         "cite_precision": (cited.count(gold) / len(cited)) if cited else 0.0,
         "cite_recall": float(gold in cited),
     }
+    if symbol is not None:  # a code question: identifier-token F1 and whether the gold symbol is named
+        from ragkit.eval.code_answers import code_token_f1, names_symbol
+
+        row["code_f1"] = code_token_f1(answer, gold_answer)
+        row["names_symbol"] = names_symbol(answer, symbol)
     if fmt == "rag-reasoning":
         row["well_formed"] = float(parsed is not None)
     return row
@@ -80,7 +85,7 @@ def _evaluate(ref: str, chats: list, fmt: str, golds: list[int], pairs: list, ma
     outputs = generate_answers(model, tok, [m for m, _ in chats], max_new_tokens)
     rows = []
     for out, (messages, _), gold, pair in zip(outputs, chats, golds, pairs):
-        row = _score(out, pair.answer, gold, fmt)
+        row = _score(out, pair.answer, gold, fmt, pair.metadata.get("symbol"))
         if fmt == "rag-reasoning":
             parsed = reasoning.parse(out)
             passages = re.findall(r"^\[\d+\] \([^)]*\) (.*)$", messages[-1]["content"], re.MULTILINE)
@@ -92,15 +97,19 @@ def _evaluate(ref: str, chats: list, fmt: str, golds: list[int], pairs: list, ma
 
 def _readme(results: dict) -> str:
     """The README table, from the results JSON."""
-    lines = ["| questions | model | prompt/target | n | token-F1 | contains gold | citation precision | gold cited | well-formed | evidence ok |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    code = results.get("data") == "code-qa"
+    extra_head, extra_rule = (" code token-F1 | names gold symbol |", "---:|---:|") if code else ("", "")
+    lines = ["| questions | model | prompt/target | n | token-F1 | contains gold |" + extra_head
+             + " citation precision | gold cited | well-formed | evidence ok |",
+             "|---|---|---|---:|---:|---:|" + extra_rule + "---:|---:|---:|---:|"]
     splits = [s for s in ("held_out", "train") if s in results]
     for split in splits:
         for name, run in results[split]["runs"].items():
             m = run["means"]
             model, fmt = name.split(" / ")
+            extra = f"{m['code_f1']:.3f} | {m['names_symbol']:.2f} | " if code else ""
             lines.append(f"| {split.replace('_', '-')} | {model} | {fmt} | {run['n']} | {m['token_f1']:.3f} | {m['contains']:.2f} | "
-                         f"{m['cite_precision']:.2f} | {m['cite_recall']:.2f} | {m.get('well_formed', float('nan')):.2f} | "
+                         f"{extra}{m['cite_precision']:.2f} | {m['cite_recall']:.2f} | {m.get('well_formed', float('nan')):.2f} | "
                          f"{m.get('evidence_ok', float('nan')):.2f} |".replace("nan", "–"))
     for split in splits:
         for metric, t in results[split]["tests"].items():
@@ -131,8 +140,45 @@ def code_qa_pairs(work: Path, distractors: int) -> tuple[list, list]:
             gold = min((c for c in chunks if is_gold(c, q, lib)), key=lambda c: c.metadata.get("part", 0))
             others = [index_text(h.chunk) for h in hs if not is_gold(h.chunk, q, lib)][:distractors]
             out[lib].append(QAPair(question=q["question"], answer=q["answer"], chunk_id=gold.id, source=gold.source,
-                                   contexts=[index_text(gold)], negatives=others, metadata={"id": q["id"]}))
+                                   contexts=[index_text(gold)], negatives=others,
+                                   metadata={"id": q["id"], "symbol": q["symbol"]}))
     return out["dateutil"], out["tenacity"]
+
+
+def _tests(a: dict, b: dict, metrics: tuple[str, ...]) -> dict:
+    """Paired tests of run a vs run b per metric (randomization and t-test)."""
+    from ragkit.eval.significance import randomization_test, t_test
+
+    tests = {}
+    for metric in metrics:
+        sa = {str(i): r[metric] for i, r in enumerate(a["per_question"])}
+        sb = {str(i): r[metric] for i, r in enumerate(b["per_question"])}
+        tests[metric] = {"randomization": randomization_test(sa, sb).to_dict(), "t_test": t_test(sa, sb).to_dict()}
+    return tests
+
+
+def rescore_code(results: dict) -> dict:
+    """Score the saved held-out replies of a ``--data code-qa`` run again (code metrics added), no training."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from code_qa import DATA, SETS, load_questions
+
+    questions = load_questions(DATA / SETS["tenacity"][1])
+    held = results["held_out"]
+    for name, run in held["runs"].items():
+        fmt = name.split(" / ")[1]
+        rows = []
+        for out, old, q, gold in zip(run["outputs"], run["per_question"], questions, held["gold_passage"]):
+            row = _score(out, q["answer"], gold, fmt, q["symbol"])
+            if "evidence_ok" in old:
+                row["evidence_ok"] = old["evidence_ok"]
+            rows.append(row)
+        run["per_question"] = rows
+        run["means"] = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in rows[0]}
+    held["tests"] = _tests(held["runs"]["LoRA rag-reasoning / rag-reasoning"], held["runs"]["LoRA rag / rag"],
+                           ("token_f1", "cite_precision", "code_f1", "names_symbol"))
+    return results
 
 
 def main() -> None:
@@ -147,16 +193,20 @@ def main() -> None:
     ap.add_argument("--test", type=float, default=0.25, help="fraction of pairs (by document) held out, as generator_lora.py")
     ap.add_argument("--smoke", action="store_true", help="1 step, 2 questions, 8 tokens; writes nothing to results/")
     ap.add_argument("--readme", action="store_true", help="print the README table from the results JSON and exit")
+    ap.add_argument("--rescore", action="store_true",
+                    help="code-qa: score the saved replies again (code metrics), without training, then print the table")
     ap.add_argument("--data", choices=("demo", "code-qa"), default="demo",
                     help="demo: the cached make-qa pairs of the demo corpus; code-qa: the hand-written code QA sets")
     args = ap.parse_args()
     out_file = OUT if args.data == "demo" else OUT_CODE
+    if args.rescore:
+        out_file.write_text(json.dumps(rescore_code(json.loads(out_file.read_text())), indent=2))
+        args.readme = True
     if args.readme:
         print(_readme(json.loads(out_file.read_text())))
         return
 
     from ragkit import reasoning
-    from ragkit.eval.significance import randomization_test, t_test
     from ragkit.generator import parse_citations
     from ragkit.models import resolve
     from ragkit.tuning.data import read_qa_jsonl, split_by_document
@@ -197,12 +247,8 @@ def main() -> None:
             ref = resolve("smollm2-135m") if model == "base" else refs[fmt]
             console.print(f"{split}: {model} / {fmt}")
             runs[f"{model} / {fmt}"] = _evaluate(ref, chats[fmt], fmt, golds, split_pairs, args.max_new_tokens)
-        a, b = runs["LoRA rag-reasoning / rag-reasoning"], runs["LoRA rag / rag"]
-        tests = {}
-        for metric in ("token_f1", "cite_precision"):
-            sa = {str(i): r[metric] for i, r in enumerate(a["per_question"])}
-            sb = {str(i): r[metric] for i, r in enumerate(b["per_question"])}
-            tests[metric] = {"randomization": randomization_test(sa, sb).to_dict(), "t_test": t_test(sa, sb).to_dict()}
+        tests = _tests(runs["LoRA rag-reasoning / rag-reasoning"], runs["LoRA rag / rag"],
+                       ("token_f1", "cite_precision") + (("code_f1", "names_symbol") if args.data == "code-qa" else ()))
         results[split] = {"runs": runs, "tests": tests, "questions": [p.question for p in split_pairs],
                           "gold_answers": [p.answer for p in split_pairs], "gold_passage": golds}
     out = args.work / "smoke.json" if args.smoke else out_file
