@@ -17,13 +17,20 @@ References: lm-format-enforcer (github.com/noamgat/lm-format-enforcer); llama.cp
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 __all__ = ["TokenTable", "prefix_allowed_tokens", "llama_grammar", "openai_response_format", "bounded", "map_schema",
            "string_list_schema", "read_string_list"]
 
 MAX_WHITESPACE = 2
-"""Consecutive whitespace characters the enforcer allows (a small model otherwise pads JSON with newlines)."""
+"""Consecutive whitespace characters the enforcer allows (a small model otherwise pads JSON with newlines).
+
+lm-format-enforcer applies its ``max_consecutive_whitespaces`` per character, yet still admits a
+single token that is itself a longer run (SmolLM2 has 68 such tokens: ``"\n           "``, tabs);
+a judge reply padded that way ran out of its token budget before the JSON closed. The
+transformers callback drops those tokens (``TokenTable.long_whitespace``) unless nothing else is
+allowed."""
 
 
 def map_schema(schema: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
@@ -88,12 +95,18 @@ class TokenTable:
         special = set(tokenizer.all_special_ids)
         zero = tokenizer.encode("0", add_special_tokens=False)[-1]
         regular = []
+        run = re.compile(r"\s{%d,}" % (MAX_WHITESPACE + 1))
+        long_whitespace = set()
         for token in range(len(tokenizer)):
             if token in special:
                 continue
             # decoded after "0", minus that "0": keeps the leading space a word-start token carries
             after_zero = tokenizer.decode([zero, token])[1:]
             regular.append((token, after_zero, len(after_zero) > len(tokenizer.decode([token]))))
+            if run.search(after_zero):
+                long_whitespace.add(token)
+        self.long_whitespace = frozenset(long_whitespace)
+        """Tokens holding a whitespace run longer than ``MAX_WHITESPACE`` (see there)."""
 
         def decode(ids: list[int]) -> str:
             return tokenizer.decode(ids).rstrip("\ufffd")
@@ -114,7 +127,9 @@ def prefix_allowed_tokens(table: TokenTable, schema: dict[str, Any]) -> Callable
     enforcer = TokenEnforcer(table.data, JsonSchemaParser(schema, config=config))
 
     def allowed(batch_id: int, sent: Any) -> list[int]:
-        return enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+        tokens = enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+        kept = [t for t in tokens if t not in table.long_whitespace]
+        return kept or tokens
 
     return allowed
 

@@ -81,3 +81,26 @@ def test_bounded_caps_strings_and_lists_everywhere_and_keeps_tighter_caps():
     assert props["reason"]["maxLength"] == 100 and "maxLength" not in props["tag"] and props["short"]["maxLength"] == 5
     assert out["properties"]["items"]["maxItems"] == 3 and out["properties"]["few"]["maxItems"] == 1
     assert "maxLength" not in schema["$defs"]["S"]["properties"]["reason"]  # the input is untouched
+
+
+def test_long_whitespace_tokens_are_not_allowed_where_the_enforcer_would_admit_them():
+    """lm-format-enforcer caps whitespace per character but admits one token that is a longer run."""
+    import torch
+    from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser
+    from lmformatenforcer.tokenenforcer import TokenEnforcer
+    from transformers import AutoTokenizer
+
+    from ragkit.llm.structured import MAX_WHITESPACE, TokenTable, prefix_allowed_tokens
+    from ragkit.models import resolve
+
+    tok = AutoTokenizer.from_pretrained(resolve("smollm2-135m"))
+    table = TokenTable(tok)
+    schema = {"type": "object", "properties": {"verdict": {"type": "integer", "enum": [0, 1]}}, "required": ["verdict"]}
+    sent = tok.encode("Reply: {", add_special_tokens=False)
+    config = CharacterLevelParserConfig(max_consecutive_whitespaces=MAX_WHITESPACE)
+    theirs = TokenEnforcer(table.data, JsonSchemaParser(schema, config=config)).get_allowed_tokens(sent).allowed_tokens
+    assert set(theirs) & table.long_whitespace, "the library admits long whitespace tokens here (the reason for the filter)"
+    ours = prefix_allowed_tokens(table, schema)(0, torch.tensor(sent))
+    assert ours and not set(ours) & table.long_whitespace
+    assert set(ours) <= set(theirs)
+    assert all(len(tok.decode([t])) - len(tok.decode([t]).lstrip()) <= MAX_WHITESPACE for t in ours)
