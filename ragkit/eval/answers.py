@@ -44,6 +44,7 @@ __all__ = [
     "normalize_answer",
     "exact_match",
     "token_f1",
+    "bag_f1",
     "rouge_l",
     "embedding_similarity",
     "citation_precision",
@@ -113,15 +114,19 @@ def _em(prediction: str, gold: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
-def _f1(prediction: str, gold: str) -> float:
-    p, g = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    if not p or not g:
-        return float(p == g)
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
+def bag_f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
+    """F1 of two token bags (multisets); 1.0 when both are empty, 0.0 when only one is."""
+    if not predicted or not gold:
+        return float(list(predicted) == list(gold))
+    common = sum((collections.Counter(predicted) & collections.Counter(gold)).values())
     if common == 0:
         return 0.0
-    precision, recall = common / len(p), common / len(g)
+    precision, recall = common / len(predicted), common / len(gold)
     return 2 * precision * recall / (precision + recall)
+
+
+def _f1(prediction: str, gold: str) -> float:
+    return bag_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
 
 
 def _lcs(a: list[str], b: list[str]) -> int:

@@ -13,9 +13,10 @@ code question is usually about: the gold symbol.
 
 from __future__ import annotations
 
-import collections
 import re
 from typing import Sequence
+
+from ragkit.eval.answers import bag_f1
 
 __all__ = ["code_tokens", "code_token_f1", "names_symbol"]
 
@@ -25,17 +26,6 @@ _TOKEN = re.compile(r"\w+")
 def code_tokens(text: str) -> list[str]:
     """Lower-cased identifier / word tokens: ``"f(max_n=2)"`` -> ``["f", "max_n", "2"]``."""
     return _TOKEN.findall(text.lower())
-
-
-def _f1(prediction: str, gold: str) -> float:
-    p, g = code_tokens(prediction), code_tokens(gold)
-    if not p or not g:
-        return float(p == g)
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
 
 
 def code_token_f1(prediction: str, golds: Sequence[str] | str) -> float:
@@ -50,7 +40,8 @@ def code_token_f1(prediction: str, golds: Sequence[str] | str) -> float:
     golds = [golds] if isinstance(golds, str) else list(golds)
     if not golds:
         raise ValueError("no gold answer to compare with; give each question a non-empty answer")
-    return max(_f1(prediction, g) for g in golds)
+    predicted = code_tokens(prediction)
+    return max(bag_f1(predicted, code_tokens(g)) for g in golds)
 
 
 def names_symbol(prediction: str, symbol: str) -> float:
