@@ -100,9 +100,7 @@ def shipped_code_fusion(index_dir: Path) -> dict:
     """What ``{"type": "hybrid"}`` resolves to on this (code) index."""
     from ragkit.retrievers.hybrid import HybridRetriever
 
-    r = HybridRetriever(str(index_dir))
-    return {"fusion": r.resolved()["fusion"], "weights": r.resolved()["weights"],
-            "normalization": r.resolved()["normalization"]}
+    return HybridRetriever(str(index_dir)).resolved()
 
 
 def main() -> None:

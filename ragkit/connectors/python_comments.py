@@ -28,13 +28,12 @@ def leading_comment(lines: list[str], start: int) -> tuple[int, str] | None:
     >>> leading_comment(["# -- parsing ------", "def parse(s):", "    return s"], 2) is None
     True
     """
-    line = lines[start - 1]
-    indent = line[: len(line) - len(line.lstrip())]
+    indent = _indent(lines[start - 1])
     first = start
     while first > 1:
         above = lines[first - 2]
         text = above.strip()
-        if not text.startswith("#") or above[: len(above) - len(above.lstrip())] != indent:
+        if not text.startswith("#") or _indent(above) != indent:
             break
         if _DIVIDER.search(text) or (first - 1 <= 2 and (text.startswith("#!") or _CODING.match(text))):
             break
@@ -42,6 +41,10 @@ def leading_comment(lines: list[str], start: int) -> tuple[int, str] | None:
     if first == start:
         return None
     return first, "\n".join(_words(ln) for ln in lines[first - 1 : start - 1]).strip()
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 def _words(line: str) -> str:
