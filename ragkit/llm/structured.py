@@ -28,9 +28,9 @@ MAX_WHITESPACE = 2
 
 lm-format-enforcer applies its ``max_consecutive_whitespaces`` per character, yet still admits a
 single token that is itself a longer run (SmolLM2 has 68 such tokens: ``"\n           "``, tabs);
-a judge reply padded that way ran out of its token budget before the JSON closed. The
-transformers callback drops those tokens (``TokenTable.long_whitespace``) unless nothing else is
-allowed."""
+a judge reply padded that way ran out of its token budget before the JSON closed. ``TokenTable``
+leaves those tokens out of the enforcer's view of the tokenizer, as it leaves out special tokens,
+so they are never allowed (single whitespace tokens and EOS remain)."""
 
 
 def map_schema(schema: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
@@ -87,26 +87,29 @@ class TokenTable:
 
     Args:
         tokenizer: a ``transformers`` tokenizer.
+        max_whitespace: leave out tokens holding a longer whitespace run (see ``MAX_WHITESPACE``);
+            ``None`` keeps every regular token.
     """
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Any, max_whitespace: int | None = MAX_WHITESPACE):
         from lmformatenforcer.tokenenforcer import TokenEnforcerTokenizerData
 
         special = set(tokenizer.all_special_ids)
         zero = tokenizer.encode("0", add_special_tokens=False)[-1]
         regular = []
-        run = re.compile(r"\s{%d,}" % (MAX_WHITESPACE + 1))
+        run = re.compile(r"\s{%d,}" % (max_whitespace + 1)) if max_whitespace is not None else None
         long_whitespace = set()
         for token in range(len(tokenizer)):
             if token in special:
                 continue
             # decoded after "0", minus that "0": keeps the leading space a word-start token carries
             after_zero = tokenizer.decode([zero, token])[1:]
-            regular.append((token, after_zero, len(after_zero) > len(tokenizer.decode([token]))))
-            if run.search(after_zero):
+            if run is not None and run.search(after_zero):
                 long_whitespace.add(token)
+                continue
+            regular.append((token, after_zero, len(after_zero) > len(tokenizer.decode([token]))))
         self.long_whitespace = frozenset(long_whitespace)
-        """Tokens holding a whitespace run longer than ``MAX_WHITESPACE`` (see there)."""
+        """The tokens left out for holding a whitespace run longer than ``max_whitespace``."""
 
         def decode(ids: list[int]) -> str:
             return tokenizer.decode(ids).rstrip("\ufffd")
@@ -127,9 +130,7 @@ def prefix_allowed_tokens(table: TokenTable, schema: dict[str, Any]) -> Callable
     enforcer = TokenEnforcer(table.data, JsonSchemaParser(schema, config=config))
 
     def allowed(batch_id: int, sent: Any) -> list[int]:
-        tokens = enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
-        kept = [t for t in tokens if t not in table.long_whitespace]
-        return kept or tokens
+        return enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
 
     return allowed
 

@@ -98,7 +98,8 @@ def test_long_whitespace_tokens_are_not_allowed_where_the_enforcer_would_admit_t
     schema = {"type": "object", "properties": {"verdict": {"type": "integer", "enum": [0, 1]}}, "required": ["verdict"]}
     sent = tok.encode("Reply: {", add_special_tokens=False)
     config = CharacterLevelParserConfig(max_consecutive_whitespaces=MAX_WHITESPACE)
-    theirs = TokenEnforcer(table.data, JsonSchemaParser(schema, config=config)).get_allowed_tokens(sent).allowed_tokens
+    every_token = TokenTable(tok, max_whitespace=None).data  # the library's view of the whole tokenizer
+    theirs = TokenEnforcer(every_token, JsonSchemaParser(schema, config=config)).get_allowed_tokens(sent).allowed_tokens
     assert set(theirs) & table.long_whitespace, "the library admits long whitespace tokens here (the reason for the filter)"
     ours = prefix_allowed_tokens(table, schema)(0, torch.tensor(sent))
     assert ours and not set(ours) & table.long_whitespace
